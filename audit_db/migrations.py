@@ -1,0 +1,46 @@
+"""Schema migrations of the ledger database: small named functions, recorded in `_migrations`,
+run in order when the store opens (the simonw/llm pattern). Never edit a migration that has shipped;
+add a new one. A migration that adds a column must check the column is missing first, because a
+fresh database gets the latest table definition from an earlier `create` step.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, text
+from sqlmodel import SQLModel
+
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = []
+
+
+def migration(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def _create(conn: Connection, *names: str) -> None:
+    import core.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    tables = [SQLModel.metadata.tables[n] for n in names]
+    SQLModel.metadata.create_all(conn, tables=tables)
+
+
+@migration
+def m001_audit_and_documents(conn: Connection) -> None:
+    _create(conn, "audit_records", "documents", "doc_keys")
+
+
+def apply_migrations(conn: Connection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied. Caller holds the write lock."""
+    conn.execute(text("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40))"))
+    done = {row[0] for row in conn.execute(text("SELECT name FROM _migrations"))}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        fn(conn)
+        conn.execute(
+            text("INSERT INTO _migrations (name, applied_at) VALUES (:n, CURRENT_TIMESTAMP)"), {"n": name}
+        )
+        applied.append(name)
+    return applied

@@ -1,0 +1,124 @@
+"""Asking a question: retrieve under access control, redact per role, answer, guard, audit."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core import pii
+from core.actions import ASK
+from core.answerers import Passage, get_answerer
+from core.chunk_store import spans_of
+from core.errors import RagLedgerError
+from core.events import AnswerServed
+from core.guard import require_audited
+from core.ledger import Ledger
+from core.pii import Span
+from core.policy import Principal
+from core.redaction import Redactor
+from core.retrieval import DEFAULT_K, retrieve
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    score: float
+    text: str  # the redacted passage, as the asker may see it
+    used: bool = False
+
+
+@dataclass
+class AskResult:
+    answer: str
+    citations: list[Citation]
+    redactions: dict[str, int]
+    audit_id: str
+    withheld: int
+    latency_ms: float
+    answerer: str
+    knows: bool = True
+    guard_redactions: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["citations"] = [{k: c[k] for k in ("n", "doc_id", "chunk_id", "title", "score", "text", "used")} for c in d["citations"]]
+        return d
+
+
+def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT_K, answerer: str = "extractive",
+        simulated_by: Principal | None = None) -> AskResult:
+    """Answer `question` as `principal`. With `simulated_by`, a compliance officer sees what the
+    principal would receive; the audit record is then the officer's, marked as a simulation."""
+    started = time.perf_counter()
+    actor = simulated_by or principal
+    require_audited(ledger, principal if simulated_by is None else simulated_by, ASK.name if simulated_by is None else "policy.simulate", "chat")
+    question = question.strip()
+    if not question:
+        raise RagLedgerError("the question is empty", hint="type a question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise RagLedgerError(f"the question is {len(question)} characters long", hint=f"keep it under {MAX_QUESTION_CHARS}")
+
+    retrieval = retrieve(ledger, principal, question, k)
+    redactor = Redactor(ledger.policy.profile_for(principal))
+    passages, citations = [], []
+    for n, hit in enumerate(retrieval.hits, start=1):
+        text = redactor.redact(hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)])
+        passages.append(Passage(n, hit.row["title"], text, hit.fused, hit.vector_score))
+        citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, hit.row["title"], round(hit.fused, 5), text))
+
+    engine = get_answerer(answerer)
+    result = engine.answer(question, passages)
+    answer_text, guard = _guard(ledger, redactor, result.text)
+    if not result.knows:
+        citations = []
+    for c in citations:
+        c.used = c.n in result.used
+
+    latency = (time.perf_counter() - started) * 1000
+    audit_id = ledger.audit.append(
+        AnswerServed(
+            actor=actor.name,
+            actor_role=actor.role,
+            question=redact_question(ledger, question),
+            answer=answer_text,
+            cited=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
+                    "content_hash": retrieval.hits[c.n - 1].row["content_hash"], "used": c.used} for c in citations],
+            withheld=retrieval.withheld,
+            redactions=dict(redactor.counts),
+            guard_redactions=guard,
+            answerer=engine.identity,
+            embedder=ledger.embedder.identity,
+            latency_ms=round(latency, 2),
+            simulated_for=principal.name if simulated_by else None,
+        )
+    )
+    return AskResult(answer_text, citations, dict(redactor.counts), audit_id, len(retrieval.withheld), round(latency, 2),
+                     engine.identity, result.knows, guard)
+
+
+def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:
+    """Last line of defence: a pattern-only scan of the final answer for types the asker may not see."""
+    hidden = [e for e in ledger.policy.files.analyzed_entities if redactor.must_hide(e)]
+    found = [s for s in pii.scan_patterns(text, hidden, ledger.recognizers) if "<" not in text[s.start:s.end] and "*" not in text[s.start:s.end]]
+    if not found:
+        return text, {}
+    before = Counter(redactor.counts)
+    guarded = redactor.redact(text, found)
+    after = Counter(redactor.counts)
+    return guarded, dict(after - before)
+
+
+def redact_question(ledger: Ledger, question: str) -> str:
+    """The question as the audit log keeps it: every PII type replaced by a placeholder."""
+    spans = pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
+    out, cursor = [], 0
+    for s in spans:
+        out.append(question[cursor:s.start] + f"<{s.entity_type}>")
+        cursor = s.end
+    return "".join(out) + question[cursor:]

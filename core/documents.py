@@ -1,0 +1,47 @@
+"""The document registry: what is stored, its version, groups, classification and PII summary."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from core.actions import DOCUMENTS_READ
+from core.errors import NotFound
+from core.ledger import Ledger
+from core.policy import Principal
+from core.tables import DocumentRow
+from core.guard import require_audited
+
+
+def _as_dict(row: DocumentRow) -> dict[str, Any]:
+    d = row.model_dump()
+    for key in ("groups", "pii_summary", "meta"):
+        d[key] = json.loads(d[key])
+    return d
+
+
+def list_documents(ledger: Ledger, principal: Principal, *, include_erased: bool = False) -> list[dict[str, Any]]:
+    """Documents the principal may see (same rule as retrieval: a shared group and enough clearance)."""
+    require_audited(ledger, principal, DOCUMENTS_READ.name, "documents")
+    with ledger.engine.connect() as conn:
+        rows = [DocumentRow.model_validate(dict(r)) for r in conn.execute(select(DocumentRow.__table__).order_by(DocumentRow.title)).mappings()]  # type: ignore[attr-defined]
+    docs = [_as_dict(r) for r in rows if include_erased or r.status == "active"]
+    return [d for d in docs if principal.can_see(d["groups"], d["classification"])]
+
+
+def get_document(ledger: Ledger, doc_id: str) -> dict[str, Any]:
+    """Internal lookup (no permission check): callers check access on the result."""
+    with ledger.engine.connect() as conn:
+        r = conn.execute(select(DocumentRow.__table__).where(DocumentRow.doc_id == doc_id)).mappings().first()  # type: ignore[attr-defined]
+    if r is None:
+        raise NotFound(f"no document {doc_id!r}", hint="list documents with `ragledger documents list`")
+    return _as_dict(DocumentRow.model_validate(dict(r)))
+
+
+def titles_for(ledger: Ledger, doc_ids: list[str]) -> dict[str, str]:
+    if not doc_ids:
+        return {}
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(select(DocumentRow.doc_id, DocumentRow.title).where(DocumentRow.doc_id.in_(doc_ids)))  # type: ignore[attr-defined]
+        return {r[0]: r[1] for r in rows}

@@ -1,0 +1,67 @@
+"""The one error hierarchy of RAG Ledger.
+
+Core raises these; the edges (CLI, page helper) translate them once into a message and an exit code.
+Every message says what the user can do next.
+"""
+from __future__ import annotations
+
+
+class RagLedgerError(Exception):
+    """Base of every error that RAG Ledger raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(RagLedgerError):
+    """A setting or environment variable is missing or wrong."""
+
+
+class PolicyError(RagLedgerError):
+    """A policy file failed validation; names the file, the field and what was expected."""
+
+    def __init__(self, file: str, field: str, expected: str) -> None:
+        super().__init__(
+            f"{file}: field '{field}': {expected}",
+            hint="fix the file and start again; nothing was loaded",
+        )
+        self.file = file
+        self.field = field
+        self.expected = expected
+
+
+class AuthError(RagLedgerError):
+    """Sign-in failed or the principal is unknown."""
+
+    exit_code = 3
+
+
+class AccessDenied(RagLedgerError):
+    """The principal may not perform this action. Denials are audited before this is raised."""
+
+    exit_code = 4
+
+
+class IngestError(RagLedgerError):
+    """A file cannot be ingested (unsupported, empty, corrupt, too large). Nothing was written."""
+
+
+class NotFound(RagLedgerError):
+    """A document, record or request that was asked for does not exist."""
+
+
+class AuditIntegrityError(RagLedgerError):
+    """The audit chain does not verify."""
+
+    exit_code = 5
+
+
+class StoreError(RagLedgerError):
+    """A store (LanceDB, the SQL database) could not complete an operation."""

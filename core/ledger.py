@@ -1,0 +1,52 @@
+"""The Ledger: one handle on the stores, policy and models of one RAGLEDGER_HOME.
+
+Pages and the CLI open one with `Ledger.open()` and pass it, with an explicit principal, to core's
+public functions. Expensive parts (the embedder, LanceDB, Presidio) load on first use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from core.audit import AuditLog
+from core.config import Settings
+from core.db import open_engine
+from core.policy import Policy, load_policy
+
+
+@dataclass
+class Ledger:
+    settings: Settings
+    policy: Policy
+    _store: object | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> "Ledger":
+        settings = settings or Settings.from_env()
+        return cls(settings=settings, policy=load_policy(settings.policies_dir))
+
+    @cached_property
+    def engine(self) -> Engine:
+        return open_engine(self.settings.database_url)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine, self.policy.version)
+
+    @cached_property
+    def store(self):  # type: ignore[no-untyped-def]
+        from core.chunk_store import ChunkStore
+
+        return ChunkStore(self.settings.lance_dir)
+
+    @cached_property
+    def embedder(self):  # type: ignore[no-untyped-def]
+        from core.embedder import Embedder
+
+        return Embedder()
+
+    @property
+    def recognizers(self) -> tuple:
+        return tuple(self.policy.redaction.recognizers)

@@ -1,0 +1,113 @@
+"""Pydantic models of the declarative policy files in `policies/`.
+
+Validation happens at load; a bad file fails naming the file, the field and what was expected.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CLASSIFICATION_LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+Classification = Literal["public", "internal", "confidential", "restricted"]
+Operator = Literal["keep", "placeholder", "mask", "pseudonym", "hash"]
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def class_rank(level: str) -> int:
+    return CLASSIFICATION_LEVELS.index(level)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RedactionRule(Strict):
+    operator: Operator
+    keep_last: int = Field(default=4, ge=0, le=8, description="mask: characters left visible at the end")
+
+
+class RedactionProfile(Strict):
+    description: str = ""
+    default: RedactionRule = RedactionRule(operator="placeholder")
+    entities: dict[str, RedactionRule] = {}
+
+    def rule_for(self, entity_type: str) -> RedactionRule:
+        # Default deny: an entity type the profile does not name gets the profile's default (a placeholder).
+        return self.entities.get(entity_type, self.default)
+
+
+class Role(Strict):
+    description: str = ""
+    permissions: list[str] = []
+    redaction: str
+
+
+class Principal(Strict):
+    display_name: str
+    role: str
+    groups: list[str] = []
+    clearance: Classification = "public"
+    password_hash: str | None = None
+
+
+class OidcMapping(Strict):
+    """How identity-provider claims become a principal when Streamlit's OIDC sign-in is configured."""
+
+    groups_claim: str = "groups"
+    role_claim_map: dict[str, str] = {}
+    default_role: str | None = None
+    clearance_by_role: dict[str, Classification] = {}
+
+
+class PatternSpec(Strict):
+    name: str
+    regex: str
+    score: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, regex: str) -> str:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"a valid regular expression ({exc})") from None
+        return regex
+
+
+class Recognizer(Strict):
+    """A custom Presidio pattern recognizer declared in policy (context words raise its score)."""
+
+    entity: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    patterns: list[PatternSpec] = Field(min_length=1)
+    context: list[str] = []
+
+
+class PolicyFile(Strict):
+    version: str
+    groups: list[str]
+    analyzed_entities: list[str]
+    flagged_models_may_serve: bool = False
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, groups: list[str]) -> list[str]:
+        for g in groups:
+            if not NAME_PATTERN.match(g):
+                raise ValueError(f"group name {g!r} must be lowercase letters, digits, '-' or '_'")
+        return groups
+
+
+class RolesFile(Strict):
+    roles: dict[str, Role]
+
+
+class PrincipalsFile(Strict):
+    principals: dict[str, Principal]
+    oidc: OidcMapping = OidcMapping()
+
+
+class RedactionFile(Strict):
+    profiles: dict[str, RedactionProfile]
+    recognizers: list[Recognizer] = []
