@@ -1,6 +1,7 @@
 """Asking a question: retrieve under access control, redact per role, answer, guard, audit."""
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -51,7 +52,7 @@ class AskResult:
         return d
 
 
-def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT_K, answerer: str = "extractive",
+def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT_K, answerer: str | None = None,
         simulated_by: Principal | None = None) -> AskResult:
     """Answer `question` as `principal`. With `simulated_by`, a compliance officer sees what the
     principal would receive; the audit record is then the officer's, marked as a simulation."""
@@ -69,10 +70,11 @@ def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT
     passages, citations = [], []
     for n, hit in enumerate(retrieval.hits, start=1):
         text = redactor.redact(hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)])
-        passages.append(Passage(n, hit.row["title"], text, hit.fused, hit.vector_score))
-        citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, hit.row["title"], round(hit.fused, 5), text))
+        title = redactor.redact(hit.row["title"], [Span.from_dict(s) for s in json.loads(hit.row.get("title_spans") or "[]")])
+        passages.append(Passage(n, title, text, hit.fused, hit.vector_score))
+        citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, title, round(hit.fused, 5), text))
 
-    engine = get_answerer(answerer)
+    engine = get_answerer(answerer or ledger.default_answerer())
     result = engine.answer(question, passages)
     answer_text, guard = _guard(ledger, redactor, result.text)
     if not result.knows:
@@ -85,7 +87,7 @@ def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT
         AnswerServed(
             actor=actor.name,
             actor_role=actor.role,
-            question=redact_question(ledger, question),
+            question=redact_question(ledger, question, retrieval.hits),
             answer=answer_text,
             cited=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
                     "content_hash": retrieval.hits[c.n - 1].row["content_hash"], "used": c.used} for c in citations],
@@ -114,9 +116,21 @@ def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str
     return guarded, dict(after - before)
 
 
-def redact_question(ledger: Ledger, question: str) -> str:
-    """The question as the audit log keeps it: every PII type replaced by a placeholder."""
+def redact_question(ledger: Ledger, question: str, hits: list | None = None) -> str:
+    """The question as the audit log keeps it: every PII type replaced by a placeholder.
+
+    NER on a short question misses names that it finds in context, so the PII values already known
+    from the retrieved chunks are looked for in the question too."""
     spans = pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
+    lowered = question.lower()
+    for hit in hits or []:
+        for s in spans_of(hit.row):
+            value = hit.row["text"][s["start"]:s["end"]].lower()
+            at = lowered.find(value) if len(value) >= 3 else -1
+            while at >= 0:
+                spans.append(Span(s["type"], at, at + len(value), 1.0))
+                at = lowered.find(value, at + 1)
+    spans = pii.resolve_overlaps(spans)
     out, cursor = [], 0
     for s in spans:
         out.append(question[cursor:s.start] + f"<{s.entity_type}>")

@@ -28,6 +28,7 @@ SCHEMA = pa.schema(
         pa.field("doc_version", pa.int32()),
         pa.field("ord", pa.int32()),
         pa.field("title", pa.string()),
+        pa.field("title_spans", pa.string()),
         pa.field("text", pa.string()),
         pa.field("start", pa.int32()),
         pa.field("end", pa.int32()),
@@ -72,9 +73,10 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, table: str = TABLE) -> None:
         import lancedb
 
+        self.name = table
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.db = lancedb.connect(str(directory))
@@ -83,10 +85,10 @@ class ChunkStore:
     @property
     def table(self):  # type: ignore[no-untyped-def]
         if self._table is None:
-            if TABLE in self.db.table_names():
-                self._table = self.db.open_table(TABLE)
+            if self.name in self.db.table_names():
+                self._table = self.db.open_table(self.name)
             else:
-                self._table = self.db.create_table(TABLE, schema=SCHEMA, exist_ok=True)
+                self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
         return self._table
 
     def refresh(self) -> None:
@@ -127,7 +129,7 @@ class ChunkStore:
     def search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None) -> list[Hit]:
         """Hybrid search: vector and full-text, each prefiltered by `where`, fused by reciprocal rank."""
         fetch = fetch or max(k * 3, 10)
-        vq = self.table.search(vector, vector_column_name="vector").distance_type("cosine").select(RESULT_COLUMNS).limit(fetch)
+        vq = self.table.search(vector, vector_column_name="vector").distance_type("cosine").select([*RESULT_COLUMNS, "_distance"]).limit(fetch)
         if where:
             vq = vq.where(where, prefilter=True)
         hits: dict[str, Hit] = {}
@@ -137,7 +139,7 @@ class ChunkStore:
             h.fused += 1.0 / (60 + rank)
         terms = _fts_terms(text)
         if terms:
-            tq = self.table.search(terms, query_type="fts", fts_columns="text").select(RESULT_COLUMNS).limit(fetch)
+            tq = self.table.search(terms, query_type="fts", fts_columns="text").select([*RESULT_COLUMNS, "_score"]).limit(fetch)
             if where:
                 tq = tq.where(where, prefilter=True)
             try:

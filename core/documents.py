@@ -12,6 +12,8 @@ from core.ledger import Ledger
 from core.policy import Principal
 from core.tables import DocumentRow
 from core.guard import require_audited
+from core.pii import Span
+from core.redaction import Redactor
 
 
 def _as_dict(row: DocumentRow) -> dict[str, Any]:
@@ -27,7 +29,12 @@ def list_documents(ledger: Ledger, principal: Principal, *, include_erased: bool
     with ledger.engine.connect() as conn:
         rows = [DocumentRow.model_validate(dict(r)) for r in conn.execute(select(DocumentRow.__table__).order_by(DocumentRow.title)).mappings()]  # type: ignore[attr-defined]
     docs = [_as_dict(r) for r in rows if include_erased or r.status == "active"]
-    return [d for d in docs if principal.can_see(d["groups"], d["classification"])]
+    visible = [d for d in docs if principal.can_see(d["groups"], d["classification"])]
+    redactor = Redactor(ledger.policy.profile_for(principal))
+    for d in visible:
+        d["title"] = redactor.redact(d["title"], [Span.from_dict(s) for s in json.loads(d.pop("title_spans") or "[]")])
+        d.pop("source_key", None)  # may hold a personal file name; an internal key only
+    return visible
 
 
 def get_document(ledger: Ledger, doc_id: str) -> dict[str, Any]:

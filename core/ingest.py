@@ -131,6 +131,7 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
 
     text = extracted.text
     spans = pii.analyze(text, ledger.policy.files.analyzed_entities, ledger.recognizers)
+    title_spans = json.dumps([s.as_dict() for s in pii.analyze(doc_title, ledger.policy.files.analyzed_entities, ledger.recognizers)])
     chunks = chunk_text(text)
     if not chunks:
         raise IngestError(f"{source.name}: no text to index", hint="the document has no sentences")
@@ -147,6 +148,7 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
                 "doc_version": version,
                 "ord": chunk.ord,
                 "title": doc_title,
+                "title_spans": title_spans,
                 "text": chunk.text,
                 "start": chunk.start,
                 "end": chunk.end,
@@ -165,7 +167,7 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
     with store_lock(ledger.settings.home, exclusive=False):
         ledger.store.add(rows)
         try:
-            _register(ledger, principal, existing, doc_id, source, doc_title, chosen_groups, level, version, sha, len(rows), summary, extracted.meta, stored_file)
+            _register(ledger, principal, existing, doc_id, source, doc_title, title_spans, chosen_groups, level, version, sha, len(rows), summary, extracted.meta, stored_file)
         except Exception:
             ledger.store.delete_where(id_predicate("chunk_id", new_ids))
             stored_file.unlink(missing_ok=True)
@@ -204,10 +206,10 @@ def _keep_source(ledger: Ledger, doc_id: str, version: int, source: Source) -> P
     return path
 
 
-def _register(ledger: Ledger, principal: Principal, existing: DocumentRow | None, doc_id: str, source: Source, title: str,
+def _register(ledger: Ledger, principal: Principal, existing: DocumentRow | None, doc_id: str, source: Source, title: str, title_spans: str,
               groups: list[str], level: str, version: int, sha: str, chunks: int, summary: dict, meta: dict, stored: Path) -> None:
     values = dict(
-        doc_id=doc_id, source_key=source.key, title=title, owner=str(meta.get("owner") or principal.name),
+        doc_id=doc_id, source_key=source.key, title=title, title_spans=title_spans, owner=str(meta.get("owner") or principal.name),
         ingested_by=principal.name, groups=json.dumps(groups), classification=level, version=version,
         content_sha256=sha, chunk_count=chunks, pii_summary=json.dumps(summary, sort_keys=True),
         meta=json.dumps({k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, list))}, default=str),

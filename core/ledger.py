@@ -5,6 +5,7 @@ public functions. Expensive parts (the embedder, LanceDB, Presidio) load on firs
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -35,17 +36,32 @@ class Ledger:
     def audit(self) -> AuditLog:
         return AuditLog(self.engine, self.policy.version)
 
+    def active_index(self) -> dict:
+        """Which chunk table serves, and which embedder built it.
+
+        The model registry switches this after re-embedding the corpus with a newly promoted
+        embedder checkpoint (written atomically to RAGLEDGER_HOME/active_index.json)."""
+        path = self.settings.home / "active_index.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        return {"table": "chunks", "embedder_path": None, "embedder_id": None}
+
     @cached_property
     def store(self):  # type: ignore[no-untyped-def]
         from core.chunk_store import ChunkStore
 
-        return ChunkStore(self.settings.lance_dir)
+        return ChunkStore(self.settings.lance_dir, table=self.active_index()["table"])
 
     @cached_property
     def embedder(self):  # type: ignore[no-untyped-def]
         from core.embedder import Embedder
 
-        return Embedder()
+        index = self.active_index()
+        return Embedder(index["embedder_path"], index["embedder_id"])
+
+    def default_answerer(self) -> str:
+        """The answerer the chat uses when none is named (the model registry may change it)."""
+        return "extractive"
 
     @property
     def recognizers(self) -> tuple:

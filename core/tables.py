@@ -50,6 +50,7 @@ class DocumentRow(SQLModel, table=True):
     doc_id: str = Field(index=True, unique=True)
     source_key: str = Field(index=True)
     title: str
+    title_spans: str = "[]"  # JSON PII spans of the title, so lists and citations can redact it
     owner: str
     ingested_by: str
     groups: str  # JSON list

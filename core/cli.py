@@ -1,0 +1,59 @@
+"""The `ragledger` command line: a second face on the same core as the app.
+
+Errors from core are translated here, once: a message, the next thing to try, an exit code.
+Each area's commands live in core/cli_commands/<area>.py and attach themselves to `cli`.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from core.errors import RagLedgerError
+
+DEFAULT_CLI_USER = "ops"
+
+
+@click.group()
+@click.version_option(package_name="ragledger")
+def cli() -> None:
+    """RAG Ledger: governed retrieval, audit, erasure and model lineage."""
+
+
+def emit(data: Any, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    elif human is not None:
+        click.echo(human)
+
+
+def open_ledger():  # type: ignore[no-untyped-def]
+    from core.ledger import Ledger
+
+    return Ledger.open()
+
+
+def user_option(default: str | None = None):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--user", "user", envvar="RAGLEDGER_USER", default=default, show_default=True, required=default is None,
+        help="principal to act as (a name in policies/principals.yaml)",
+    )
+
+
+def main() -> None:
+    from core.cli_commands import audit, documents, query  # noqa: F401  (attach their commands)
+
+    try:
+        cli.main(standalone_mode=False)
+    except RagLedgerError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

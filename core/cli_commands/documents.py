@@ -1,0 +1,79 @@
+"""`ragledger ingest`, `ragledger documents list`, `ragledger demo load`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.config import REPO_ROOT
+
+
+def _progress(name: str, i: int, n: int) -> None:
+    if name != "done":
+        click.echo(f"[{i + 1}/{n}] {name}", err=True)
+
+
+def _run_ingest(paths: list[Path], user: str, groups: str | None, classification: str | None, title: str | None, as_json: bool) -> None:
+    from core.ingest import Source, expand_paths, ingest
+
+    ledger = open_ledger()
+    principal = ledger.policy.principal(user)
+    files = expand_paths(paths)
+    results = ingest(
+        ledger, principal, [Source.from_path(p) for p in files],
+        groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
+        classification=classification, title=title, progress=None if as_json else _progress,
+    )
+    if as_json:
+        for r in results:
+            emit({k: v for k, v in r.as_dict().items() if k in ("doc_id", "title", "chunks", "pii", "status", "version")}, True)
+        return
+    for r in results:
+        pii = ", ".join(f"{k}={v}" for k, v in sorted(r.pii.items())) or "none"
+        click.echo(f"{r.doc_id}  {r.status:<11} v{r.version}  {r.chunks:>3} chunks  {r.title}  (PII: {pii})")
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--groups", help="comma-separated groups (overrides front matter)")
+@click.option("--classification", type=click.Choice(["public", "internal", "confidential", "restricted"]))
+@click.option("--title", help="title (single file only; overrides front matter)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per document")
+@user_option(DEFAULT_CLI_USER)
+def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str | None, title: str | None, as_json: bool, user: str) -> None:
+    """Ingest files or folders (.txt .md .pdf .docx .html)."""
+    _run_ingest(list(paths), user, groups, classification, title, as_json)
+
+
+@cli.group()
+def documents() -> None:
+    """The document registry."""
+
+
+@documents.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@user_option(DEFAULT_CLI_USER)
+def documents_list(as_json: bool, user: str) -> None:
+    """Documents visible to --user."""
+    from core.documents import list_documents
+
+    ledger = open_ledger()
+    docs = list_documents(ledger, ledger.policy.principal(user))
+    if as_json:
+        emit(docs, True)
+        return
+    for d in docs:
+        click.echo(f"{d['doc_id']}  {d['classification']:<12} {','.join(d['groups']):<20} {d['chunk_count']:>3}  {d['title']}")
+
+
+@cli.group()
+def demo() -> None:
+    """The bundled demo corpus."""
+
+
+@demo.command("load")
+@user_option(DEFAULT_CLI_USER)
+def demo_load(user: str) -> None:
+    """Ingest demo_corpus/ (unchanged files are skipped, so this is safe to repeat)."""
+    _run_ingest([REPO_ROOT / "demo_corpus"], user, None, None, None, False)

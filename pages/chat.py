@@ -1,0 +1,45 @@
+"""Chat: ask, and see the answer with its cited, redacted sources."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.ask import ask
+from pages.common import page_guard, run_core
+
+ledger, principal = page_guard("ask", "chat")
+st.title("💬 Ask the documents")
+st.caption("Answers come only from documents your groups and clearance allow; personal data is redacted for your role.")
+
+history = st.session_state.setdefault("chat_history", [])
+
+
+def render(result) -> None:  # type: ignore[no-untyped-def]
+    st.markdown(result.answer)
+    meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
+    if result.redactions:
+        meta.append("redacted: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result.redactions.items())))
+    if result.withheld:
+        meta.append(f"{result.withheld} match(es) withheld by access control")
+    st.caption(" · ".join(meta))
+    for c in result.citations:
+        with st.expander(f"[{c.n}] {c.title}" + ("" if c.used else " (not quoted)")):
+            st.markdown(c.text)
+            st.caption(f"{c.doc_id} / {c.chunk_id} · score {c.score:.4f}")
+
+
+for turn in history:
+    with st.chat_message("user"):
+        st.markdown(turn["question"])
+    with st.chat_message("assistant"):
+        render(turn["result"])
+
+question = st.chat_input("Ask a question about your documents")
+if question:
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        with st.spinner("Searching the documents you may read…"):
+            result = run_core(lambda: ask(ledger, principal, question))
+        if result is not None:
+            render(result)
+            history.append({"question": question, "result": result})

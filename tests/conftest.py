@@ -1,0 +1,115 @@
+"""Shared fixtures: every test gets its own RAGLEDGER_HOME; stores are the real ones.
+
+`db_url` runs a test on SQLite and on PostgreSQL (a fresh schema per test). Outside CI the
+PostgreSQL variant skips when no server answers; in CI (CI=true) it fails instead.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core.config import REPO_ROOT, Settings
+from core.db import dispose_engines
+from core.ledger import Ledger
+
+PG_BASE = os.environ.get("RAGLEDGER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_BASE.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (not allowed to skip in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url():  # type: ignore[no-untyped-def]
+    if not _pg_available():
+        skip_or_fail("PostgreSQL is not reachable on 127.0.0.1:5432")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    raw = PG_BASE.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    dispose_engines()
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        dispose_engines()
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+def make_ledger(home: Path, database_url: str | None = None, policies: Path | None = None) -> Ledger:
+    home.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        home=home,
+        policies_dir=policies or REPO_ROOT / "policies",
+        database_url=database_url or f"sqlite:///{home / 'ledger.db'}",
+    )
+    return Ledger.open(settings)
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch) -> Ledger:  # type: ignore[no-untyped-def]
+    """A fresh, empty ledger on SQLite under tmp_path."""
+    monkeypatch.setenv("RAGLEDGER_HOME", str(tmp_path / "home"))
+    yield make_ledger(tmp_path / "home")
+    dispose_engines()
+
+
+@pytest.fixture
+def any_ledger(tmp_path, db_url) -> Ledger:  # type: ignore[no-untyped-def]
+    """A fresh, empty ledger on SQLite and on PostgreSQL."""
+    return make_ledger(tmp_path / "home", db_url)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """The bundled demo corpus, ingested once per session. Tests must not change it."""
+    from core.ingest import Source, expand_paths, ingest
+
+    home = tmp_path_factory.mktemp("demo-home")
+    ledger = make_ledger(home)
+    ops = ledger.policy.principal("ops")
+    ingest(ledger, ops, [Source.from_path(p) for p in expand_paths([REPO_ROOT / "demo_corpus"])])
+    return home
+
+
+@pytest.fixture
+def demo_ledger(demo_home) -> Ledger:  # type: ignore[no-untyped-def]
+    return make_ledger(demo_home)
+
+
+@pytest.fixture
+def write_doc(tmp_path):  # type: ignore[no-untyped-def]
+    """Write a Markdown document with front matter; returns its path."""
+
+    def _write(name: str, body: str, *, groups: str = "all-staff", classification: str = "internal", title: str | None = None) -> Path:
+        folder = tmp_path / "docs"
+        folder.mkdir(exist_ok=True)
+        path = folder / name
+        path.write_text(f"---\ntitle: {title or name}\ngroups: [{groups}]\nclassification: {classification}\nowner: test-team\n---\n{body}\n")
+        return path
+
+    return _write
