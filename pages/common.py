@@ -2,6 +2,7 @@
 top of each page, and the one place where core errors become messages."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -32,8 +33,14 @@ PAGES: list[PageSpec] = [
 ]
 
 
-@st.cache_resource(show_spinner="Opening the ledger…")
 def get_ledger() -> Ledger:
+    """The process-wide ledger of the current RAGLEDGER_HOME (one per home, so tests that point
+    the app at different homes in one process never share a stale handle)."""
+    return _open_ledger(os.environ.get("RAGLEDGER_HOME", ""), os.environ.get("RAGLEDGER_DATABASE_URL", ""))
+
+
+@st.cache_resource(show_spinner="Opening the ledger…")
+def _open_ledger(home: str, database_url: str) -> Ledger:
     return Ledger.open()
 
 
