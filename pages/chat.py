@@ -18,8 +18,8 @@ def render(result) -> None:  # type: ignore[no-untyped-def]
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
     if result.redactions:
         meta.append("redacted: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result.redactions.items())))
-    if result.withheld:
-        meta.append(f"{result.withheld} match(es) withheld by access control")
+    # Withheld matches are counted for the audit record only: showing their number would tell the
+    # asker that documents outside their clearance match the question.
     st.caption(" · ".join(meta))
     for c in result.citations:
         with st.expander(f"[{c.n}] {c.title}" + ("" if c.used else " (not quoted)")):
