@@ -28,6 +28,7 @@ from core.extract import SUPPORTED, extract
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.locks import store_lock
+from core.pii_propagation import propagate_person_spans
 from core.policy import Principal
 from core.policy_models import CLASSIFICATION_LEVELS, class_rank
 from core.redaction import spans_in_window
@@ -130,7 +131,7 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
         return IngestResult(existing.doc_id, existing.title, existing.chunk_count, json.loads(existing.pii_summary), "unchanged", existing.version, json.loads(existing.groups), existing.classification)
 
     text = extracted.text
-    spans = pii.analyze(text, ledger.policy.files.analyzed_entities, ledger.recognizers)
+    spans = propagate_person_spans(text, pii.analyze(text, ledger.policy.files.analyzed_entities, ledger.recognizers))
     title_spans = json.dumps([s.as_dict() for s in pii.analyze(doc_title, ledger.policy.files.analyzed_entities, ledger.recognizers)])
     chunks = chunk_text(text)
     if not chunks:
