@@ -28,7 +28,8 @@ if principal.may("documents.ingest"):
             results = run_core(lambda: ingest(ledger, principal, sources, groups=groups, classification=level, progress=progress))
             if results:
                 for r in results:
-                    st.success(f"{r.title}: {r.status.replace('_', ' ')}, {r.chunks} chunks, PII {r.pii or 'none'}")
+                    pii = ", ".join(f"{k} {v}" for k, v in sorted(r.pii.items())) or "none"
+                    st.success(f"{r.title}: {r.status.replace('_', ' ')}, {r.chunks} chunk{'s' * (r.chunks != 1)}, PII: {pii}")
 
 docs = run_core(lambda: list_documents(ledger, principal)) or []
 st.caption(f"{len(docs)} documents visible to you")
