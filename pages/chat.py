@@ -1,6 +1,8 @@
 """Chat: ask, and see the answer with its cited, redacted sources."""
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from core.ask import ask
@@ -13,6 +15,12 @@ st.caption("Answers come only from documents your groups and clearance allow; pe
 history = st.session_state.setdefault("chat_history", [])
 
 
+def _passage(text: str) -> str:
+    """A cited chunk inside its expander: the chunk's own Markdown headings become bold lines, so a
+    passage does not render page-sized headings inside the answer."""
+    return re.sub(r"(?m)^#{1,6}\s+(.+)$", r"**\1**", text)
+
+
 def render(result) -> None:  # type: ignore[no-untyped-def]
     st.markdown(result.answer)
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
@@ -23,7 +31,7 @@ def render(result) -> None:  # type: ignore[no-untyped-def]
     st.caption(" · ".join(meta))
     for c in result.citations:
         with st.expander(f"[{c.n}] {c.title}" + ("" if c.used else " (not quoted)")):
-            st.markdown(c.text)
+            st.markdown(_passage(c.text))
             st.caption(f"{c.doc_id} / {c.chunk_id} · score {c.score:.4f}")
 
 
