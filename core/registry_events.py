@@ -1,0 +1,51 @@
+"""Audit events of the model registry. Payloads hold opaque ids, digests and numbers only."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from core.events import AuditEvent
+
+
+@dataclass
+class DatasetBuilt(AuditEvent):
+    kind: ClassVar[str] = "dataset_built"
+    dataset_id: str = ""
+    rows: int = 0
+    docs: int = 0
+    digest: str = ""
+    redaction_profile: str = ""
+    rebuilt_from: str | None = None
+
+
+@dataclass
+class CheckpointRegistered(AuditEvent):
+    kind: ClassVar[str] = "checkpoint_registered"
+    checkpoint_id: str = ""
+    model_kind: str = ""
+    run_id: str = ""
+    dataset_id: str = ""
+    base_model_id: str = ""
+    files: int = 0
+    size_bytes: int = 0
+    metrics: dict = field(default_factory=dict)
+    replaces: str | None = None
+    external: bool = False
+
+
+@dataclass
+class CheckpointStageChanged(AuditEvent):
+    kind: ClassVar[str] = "checkpoint_stage"
+    checkpoint_id: str = ""
+    from_stage: str = ""
+    to_stage: str = ""
+    index_table: str | None = None  # embedder promotions: the new index the corpus was re-embedded into
+
+
+@dataclass
+class CheckpointsFlagged(AuditEvent):
+    kind: ClassVar[str] = "checkpoints_flagged"
+    checkpoint_ids: list[str] = field(default_factory=list)
+    dataset_ids: list[str] = field(default_factory=list)
+    request_id: str | None = None
+    reason: str = ""
