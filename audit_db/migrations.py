@@ -44,3 +44,10 @@ def apply_migrations(conn: Connection) -> list[str]:
         )
         applied.append(name)
     return applied
+
+
+@migration
+def m101_model_registry(conn: Connection) -> None:
+    import core.registry_tables  # noqa: F401  (registers the registry tables on SQLModel.metadata)
+
+    _create(conn, "base_models", "dataset_versions", "dataset_rows", "training_runs", "checkpoints", "checkpoint_files")

@@ -60,8 +60,12 @@ class Ledger:
         return Embedder(index["embedder_path"], index["embedder_id"])
 
     def default_answerer(self) -> str:
-        """The answerer the chat uses when none is named (the model registry may change it)."""
-        return "extractive"
+        """The answerer the chat uses when none is named: the production generator checkpoint of the
+        model registry when one is promoted (policy `flagged_models_may_serve` decides whether a flagged
+        one still serves), else "extractive"."""
+        from core.serving import production_answerer
+
+        return production_answerer(self)
 
     @property
     def recognizers(self) -> tuple:
