@@ -79,6 +79,7 @@ def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT
     answer_text, guard = _guard(ledger, redactor, result.text)
     if not result.knows:
         citations = []
+        redactor.counts.clear()  # nothing of the passages was shown, so nothing was redacted for the asker
     for c in citations:
         c.used = c.n in result.used
 

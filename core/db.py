@@ -52,6 +52,7 @@ def write_lock(conn: Connection) -> None:
 def _create(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
+            _make_parent(url)
             engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
             _make_sqlite_serializable(engine)
         else:
@@ -64,6 +65,16 @@ def _create(url: str) -> Engine:
             f"cannot open the ledger database {url!r}: {exc}",
             hint="check RAGLEDGER_DATABASE_URL, or unset it to use the embedded SQLite file",
         ) from exc
+
+
+def _make_parent(url: str) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _make_sqlite_serializable(engine: Engine) -> None:

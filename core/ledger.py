@@ -67,6 +67,15 @@ class Ledger:
 
         return production_answerer(self)
 
+    def warm_up(self) -> None:
+        """Load the models now (seconds), so the first question of a session is not the slow one."""
+        from core import pii
+
+        self.embedder.embed_query("warm up")
+        pii.full_analyzer(self.recognizers)
+        pii.pattern_analyzer(self.recognizers)
+        self.store.refresh()
+
     @property
     def recognizers(self) -> tuple:
         return tuple(self.policy.redaction.recognizers)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from audit_db import default_database_url
 from core.config import REPO_ROOT, Settings
 from core.db import dispose_engines
 from core.ledger import Ledger
@@ -65,7 +66,7 @@ def make_ledger(home: Path, database_url: str | None = None, policies: Path | No
     settings = Settings(
         home=home,
         policies_dir=policies or REPO_ROOT / "policies",
-        database_url=database_url or f"sqlite:///{home / 'ledger.db'}",
+        database_url=database_url or default_database_url(home),
     )
     return Ledger.open(settings)
 

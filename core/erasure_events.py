@@ -1,0 +1,15 @@
+"""Audit events of the erasure lifecycle: they name the request and counts, never the subject."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.events import AuditEvent
+
+
+@dataclass
+class ErasureStep(AuditEvent):
+    kind = "purge"  # type: ignore[assignment]
+    request_id: str = ""
+    stage: str = ""  # recorded | previewed | executed | certified
+    counts: dict = field(default_factory=dict)
+    certificate_sha256: str | None = None

@@ -1,0 +1,36 @@
+"""The erasure request register (right to be forgotten)."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+
+class ErasureRequest(SQLModel, table=True):
+    """One request and its lifecycle: received -> previewed -> executed -> certified.
+
+    The subject's identifiers are personal data: they are kept only sealed (AES-GCM under a
+    per-request key in the key vault) for as long as the purge and its verification need them, and
+    that key is destroyed when the certificate is issued.
+    """
+
+    __tablename__ = "erasure_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, unique=True)
+    kind: str  # "document" or "subject"
+    scope: str = "documents"  # subject requests: erase whole "documents" or only the "chunks" that mention them
+    doc_id: str | None = Field(default=None, index=True)
+    subject_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    subject_digest: str | None = Field(default=None, index=True)  # salted hash: recognises a repeated request
+    requested_by: str
+    recorded_by: str
+    reason: str = ""
+    status: str = Field(default="received", index=True)
+    received_at: str = Field(index=True)
+    due_at: str = Field(index=True)
+    previewed_at: str | None = None
+    executed_at: str | None = None
+    certified_at: str | None = None
+    preview_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    certificate_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    certificate_sha256: str | None = None

@@ -1,0 +1,63 @@
+"""Physical erasure of rows in LanceDB.
+
+`table.delete()` only writes a deletion vector: the row stays in the data file, old versions keep
+it, and the predicate sits in transaction files (see ../shared/FACTS.md). The sequence that leaves
+no trace: delete by opaque id, drop tags, compact with every deletion materialized, rebuild the
+indexes (so no token or code of a deleted row survives in index files), then remove every old
+version with delete_unverified=True. The caller holds the store lock exclusively.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from core.chunk_store import id_predicate
+
+BATCH = 500
+
+
+def rebuild_indexes(table) -> list[str]:  # type: ignore[no-untyped-def]
+    rebuilt = []
+    if table.count_rows() == 0:
+        return rebuilt
+    for index in table.list_indices():
+        column = index.columns[0]
+        kind = str(index.index_type).upper()
+        if "FTS" in kind or "INVERTED" in kind:
+            table.create_fts_index(column, replace=True)
+        elif "LABEL" in kind:
+            table.create_scalar_index(column, index_type="LABEL_LIST", replace=True, name=index.name)
+        elif "BTREE" in kind or "BITMAP" in kind:
+            table.create_scalar_index(column, index_type="BITMAP" if "BITMAP" in kind else "BTREE", replace=True, name=index.name)
+        else:  # vector indexes (IVF_PQ, IVF_HNSW_*): retrain over the remaining rows
+            table.create_index(vector_column_name=column, replace=True, index_type=index.index_type)
+        rebuilt.append(index.name)
+    return rebuilt
+
+
+def erase_rows(lance_dir: Path, chunk_ids: list[str]) -> dict[str, Any]:
+    import lancedb
+
+    db = lancedb.connect(str(lance_dir))
+    stats: dict[str, Any] = {"tables": {}, "chunks_deleted": 0, "versions_removed": 0, "bytes_removed": 0}
+    for name in db.table_names():
+        table = db.open_table(name)
+        before = table.count_rows()
+        for i in range(0, len(chunk_ids), BATCH):
+            table.delete(id_predicate("chunk_id", chunk_ids[i:i + BATCH]))
+        dataset = table.to_lance()
+        for tag in list(dataset.tags.list()):
+            dataset.tags.delete(tag)
+        dataset.optimize.compact_files(materialize_deletions_threshold=0.0)
+        table.checkout_latest()
+        rebuilt = rebuild_indexes(table)
+        cleanup = table.to_lance().cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
+        table.checkout_latest()
+        deleted = before - table.count_rows()
+        stats["tables"][name] = {"rows_deleted": deleted, "indexes_rebuilt": rebuilt, "old_versions_removed": cleanup.old_versions,
+                                 "versions_left": len(table.list_versions())}
+        stats["chunks_deleted"] += deleted
+        stats["versions_removed"] += cleanup.old_versions
+        stats["bytes_removed"] += cleanup.bytes_removed
+    return stats

@@ -1,0 +1,233 @@
+"""Executing an erasure: a journaled, resumable sequence of idempotent steps.
+
+The journal (RAGLEDGER_HOME/journal/<request>.json, opaque ids only; probe strings sealed under the
+request key) is written before the first change and after every step, so killing the process at
+any point and running the purge again completes it. The LanceDB steps hold the store lock
+exclusively: cleanup with delete_unverified=True would otherwise remove files of a write in progress.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from core.actions import PURGE
+from core.chunk_store import id_predicate
+from core.erasure import AlreadyErased, Targets, find_targets, get_request, now, request_key_ref, subject_of
+from core.erasure_events import ErasureStep
+from core.erasure_tables import ErasureRequest
+from core.errors import RagLedgerError
+from core.guard import require_audited
+from core.ingest import remove_uploads
+from core.ledger import Ledger
+from core.locks import store_lock
+from core.policy import Principal
+from core.sealing import destroy_keys, ensure_keys, key_ref_for_doc, load_keys, seal, unseal
+from core.tables import DocumentRow, utcnow
+
+STEPS = ("plan", "lance", "registry", "uploads", "keys", "models", "sql_compact", "verify", "certificate")
+CRASH_ENV = "RAGLEDGER_PURGE_CRASH_AFTER"  # test hook: SIGKILL this process right after the named step
+Progress = Callable[[str, int, int], None]
+
+
+def journal_path(ledger: Ledger, request_id: str) -> Path:
+    return ledger.settings.journal_dir / f"{request_id}.json"
+
+
+def _save(ledger: Ledger, journal: dict[str, Any]) -> None:
+    path = journal_path(ledger, journal["request_id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(journal, indent=1))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def pending_requests(ledger: Ledger) -> list[str]:
+    folder = ledger.settings.journal_dir
+    return sorted(p.stem for p in folder.glob("era_*.json")) if folder.exists() else []
+
+
+def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or resume) a purge to its certificate; return the certificate."""
+    require_audited(ledger, principal, PURGE.name, f"erasure.execute:{request_id}")
+    request = get_request(ledger, request_id)
+    path = journal_path(ledger, request_id)
+    if request["status"] == "certified" and not path.exists():
+        raise AlreadyErased(f"request {request_id} was already executed and certified", hint="nothing was changed; download its certificate")
+    journal = json.loads(path.read_text()) if path.exists() else {"request_id": request_id, "done": [], "stats": {}, "actor": principal.name}
+    for i, step in enumerate(STEPS):
+        if step in journal["done"]:
+            continue
+        if progress:
+            progress(step, i, len(STEPS))
+        journal["stats"][step] = _STEP_FUNCS[step](ledger, principal, request, journal)
+        journal["done"].append(step)
+        if step != "certificate":
+            _save(ledger, journal)
+        if os.environ.get(CRASH_ENV) == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+    path.unlink(missing_ok=True)
+    if progress:
+        progress("done", len(STEPS), len(STEPS))
+    return get_request(ledger, request_id)["certificate_json"]
+
+
+def _targets(journal: dict[str, Any]) -> Targets:
+    return Targets(**journal["targets"])
+
+
+def _probes(ledger: Ledger, journal: dict[str, Any]) -> list[str]:
+    ref = request_key_ref(journal["request_id"])
+    with ledger.engine.connect() as conn:
+        data = unseal(journal["probes"], [ref], load_keys(conn, [ref]))
+    if data is None:
+        raise RagLedgerError("the request key is gone before verification finished", hint="the erasure itself is complete; re-verify is not possible")
+    return data["probes"]
+
+
+def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    subject = subject_of(ledger, request["request_id"])
+    targets = find_targets(ledger, request, subject)
+    if not targets.chunk_ids and not targets.doc_ids:
+        raise AlreadyErased("nothing matches this request: no stored chunk mentions the target", hint="it may have been erased already; nothing was changed")
+    probes = [subject] if subject else []
+    probes += _document_probes(ledger, targets)
+    ref = request_key_ref(request["request_id"])
+    with ledger.engine.begin() as conn:
+        journal["probes"] = seal({"probes": probes}, [ref], ensure_keys(conn, [ref]))
+    journal["targets"] = targets.as_dict()
+    ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"], stage="started",
+                                    counts={"documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids)}))
+    return {"documents": len(targets.doc_ids), "partial_documents": len(targets.partial_doc_ids), "chunks": len(targets.chunk_ids), "probes": len(probes)}
+
+
+def _document_probes(ledger: Ledger, targets: Targets, per_chunk: int = 2, width: int = 40) -> list[str]:
+    """Strings that only the erased documents contain, to look for on disk afterwards."""
+    if not targets.doc_ids:
+        return []
+    erased = set(targets.chunk_ids)
+    rows = ledger.store.table.search().select(["chunk_id", "text"]).limit(None).to_list()
+    kept_text = "\n".join(r["text"] for r in rows if r["chunk_id"] not in erased)
+    probes = []
+    for r in rows:
+        if r["chunk_id"] not in erased or len(r["text"]) < width:
+            continue
+        for k in range(per_chunk):
+            at = (len(r["text"]) - width) * (k + 1) // (per_chunk + 1)
+            probe = r["text"][at:at + width]
+            if probe.strip() and probe not in kept_text:
+                probes.append(probe)
+    return probes
+
+
+def _lance(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    from core.lance_erase import erase_rows
+
+    with store_lock(ledger.settings.home, exclusive=True):
+        return erase_rows(ledger.settings.lance_dir, _targets(journal).chunk_ids)
+
+
+def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    targets = _targets(journal)
+    table = DocumentRow.__table__  # type: ignore[attr-defined]
+    with ledger.engine.begin() as conn:
+        for d in targets.doc_ids:
+            conn.execute(table.update().where(table.c.doc_id == d).values(
+                status="erased", title="[erased]", title_spans="[]", source_key=f"erased:{d}", meta="{}", pii_summary="{}",
+                source_file=None, chunk_count=0, updated_at=utcnow()))
+        for d in targets.partial_doc_ids:
+            rows = ledger.store.rows_where(f"doc_id = '{d}'", ["chunk_id", "pii_spans"])
+            summary = Counter(s["type"] for r in rows for s in json.loads(r["pii_spans"]))
+            conn.execute(table.update().where(table.c.doc_id == d).values(
+                chunk_count=len(rows), pii_summary=json.dumps(dict(summary), sort_keys=True), source_file=None, updated_at=utcnow()))
+    return {"documents_erased": len(targets.doc_ids), "documents_partially_erased": len(targets.partial_doc_ids)}
+
+
+def _uploads(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    targets = _targets(journal)
+    # A partially erased document's original still mentions the subject: it goes too.
+    return {"files_removed": sum(remove_uploads(ledger, d) for d in targets.doc_ids + targets.partial_doc_ids)}
+
+
+def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    """Crypto-shred the audit text of every record that cited an affected document. For a partial
+    erasure this is deliberately wider than the erased chunks: keys are per document, and a record
+    that quoted a remaining chunk may have quoted an erased one beside it."""
+    targets = _targets(journal)
+    refs = [key_ref_for_doc(d) for d in targets.doc_ids + targets.partial_doc_ids]
+    with ledger.engine.begin() as conn:
+        destroyed = destroy_keys(conn, refs)
+    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records}
+
+
+def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    targets = _targets(journal)
+    try:
+        from core.registry import flag_for_erasure
+    except ImportError:  # no model registry in this deployment
+        return {"checkpoints_flagged": []}
+    reason = f"trained on data erased by {request['request_id']}"
+    flagged = flag_for_erasure(ledger, targets.doc_ids + targets.partial_doc_ids, request["request_id"], reason)
+    return {"checkpoints_flagged": sorted(flagged)}
+
+
+def _sql_compact(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    """secure_delete already zeroes freed SQLite pages; VACUUM and a WAL truncate remove the rest.
+    PostgreSQL: VACUUM FULL rewrites the touched tables into new files and drops the old ones."""
+    table = ErasureRequest.__table__  # type: ignore[attr-defined]
+    with ledger.engine.begin() as conn:
+        conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(status="executed", executed_at=now()))
+    if ledger.engine.dialect.name == "sqlite":
+        vacuum_sqlite(ledger)
+        return {"sqlite": "wal truncated, vacuumed, secure_delete on"}
+    with ledger.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for name in ("documents", "doc_keys", "audit_records"):
+            conn.execute(text(f"VACUUM FULL {name}"))
+        return {"postgresql": "VACUUM FULL documents, doc_keys, audit_records"}
+
+
+def vacuum_sqlite(ledger: Ledger) -> None:
+    """Outside any transaction (the engine's connections begin IMMEDIATE), on a raw connection."""
+    ledger.engine.dispose()  # close pooled connections so nothing holds the WAL open
+    raw = ledger.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+            cur.execute(statement)
+        cur.close()
+    finally:
+        raw.close()
+
+
+def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    from core.erasure_proof import scan_disk, verify_retrieval
+
+    probes = _probes(ledger, journal)
+    targets = _targets(journal)
+    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids), "disk_scan": scan_disk(ledger, probes)}
+
+
+def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    from core.erasure_proof import issue_certificate
+
+    cert = issue_certificate(ledger, principal, request, journal)
+    with ledger.engine.begin() as conn:
+        destroy_keys(conn, [request_key_ref(request["request_id"])])
+        table = ErasureRequest.__table__  # type: ignore[attr-defined]
+        conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(subject_sealed=None))
+    return {"certificate_sha256": cert["certificate_sha256"]}
+
+
+_STEP_FUNCS: dict[str, Callable[[Ledger, Principal, dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
+    "plan": _plan, "lance": _lance, "registry": _registry, "uploads": _uploads, "keys": _keys,
+    "models": _models, "sql_compact": _sql_compact, "verify": _verify, "certificate": _certificate,
+}
+assert tuple(_STEP_FUNCS) == STEPS
