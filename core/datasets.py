@@ -202,8 +202,11 @@ def _qa(chunks: list[dict[str, Any]], texts: dict[str, tuple[str, str]], params:
                 n = 2
             question = f"What does {title} say about {', '.join(terms[:-1]) + ' and ' + terms[-1] if len(terms) > 1 else terms[0]}?"
             out.append({"doc_id": c["doc_id"], "chunk_id": c["chunk_id"], "content_hash": c["content_hash"],
-                        "context_chunk_id": distractor["chunk_id"], "split": "eval" if rng.random() < eval_fraction else "train",
+                        "context_chunk_id": distractor["chunk_id"], "split": "train",
                         "input": question, "target": f"{sent} [{n}]", "context": json.dumps(passages)})
+    if len(out) >= 4:  # a fixed share held out (at least one), so the eval loss is always measured
+        for i in rng.sample(range(len(out)), max(1, round(len(out) * eval_fraction))):
+            out[i]["split"] = "eval"
     return out
 
 

@@ -104,8 +104,8 @@ def train(base_path: Path, rows: list[dict[str, Any]], out_dir: Path, hyper: dic
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        losses.append(float(loss))
-        report(f"training step {step}/{steps} (loss {float(loss):.3f})", step, steps)
+        losses.append(float(loss.detach()))
+        report(f"training step {step}/{steps} (loss {losses[-1]:.3f})", step, steps)
     seconds = time.perf_counter() - started
     report("evaluating the adapter", steps, steps)
     loss_after = _eval_loss(model, tokenizer, encoded_eval)
