@@ -1,0 +1,93 @@
+"""AppTests of the Models page for every demo role, on a private copy of the tidal corpus home with
+a registered checkpoint: ML engineers build datasets, train and propose; compliance approves and
+promotes; flagged checkpoints show why; roles without models.read are refused (and audited)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import make_ledger
+from core.datasets import build_dataset, list_datasets
+from core.registry import flag_for_erasure, get_checkpoint, register_external
+from registry_support import embedder_folder, erase_document, tidal_home, write_manifest
+from ui_support import errors, expected_pages, page_as, texts
+
+PAGE = "pages/models.py"
+
+
+@pytest.fixture(autouse=True)
+def _restore_env(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("RAGLEDGER_HOME", raising=False)
+    monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def home(tmp_path):  # type: ignore[no-untyped-def]
+    """Tidal corpus with one checkpoint (trained 'elsewhere') on a dataset dave built."""
+    ledger, docs = tidal_home(tmp_path / "home")
+    dave = ledger.policy.principal("dave")
+    ds = build_dataset(ledger, dave, "pairs", name="grid-pairs", doc_ids=[docs["grid-connection"]])
+    folder = embedder_folder(tmp_path / "cluster")
+    ckpt = register_external(ledger, dave, folder, write_manifest(tmp_path / "m.json", folder, dataset_id=ds.dataset_id))
+    from core.db import dispose_engines
+
+    dispose_engines()
+    return {"home": ledger.settings.home, "docs": docs, "ckpt": ckpt.checkpoint_id}
+
+
+def _button(at, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def test_ml_engineer_sees_lineage_and_builds_a_dataset_with_progress(home) -> None:
+    at = page_as(PAGE, home["home"], "dave").run()
+    assert not errors(at), errors(at)
+    assert "Models" in texts(at) and home["ckpt"] in at.dataframe[0].value["checkpoint"].tolist()
+    assert len(at.get("plotly_chart")) == 1  # the lineage graph of the selected checkpoint
+    assert "1 source documents" in texts(at)
+    assert "Apply stage" not in [b.label for b in at.button]  # promotion is compliance's
+    kind = next(s for s in at.selectbox if s.label == "Dataset kind")
+    kind.set_value("pairs")
+    _button(at, "Build dataset").click()
+    at.run()
+    assert not errors(at), errors(at)
+    assert any("rows from" in s.value and "redaction 'engineering'" in s.value for s in at.success)
+    ledger = make_ledger(home["home"])
+    assert len(list_datasets(ledger, ledger.policy.principal("dave"))) == 2
+    _button(at, "Propose for production").click()
+    at.run()
+    assert get_checkpoint(make_ledger(home["home"]), home["ckpt"]).proposed_by == "dave"
+
+
+def test_compliance_officer_approves_but_does_not_train(home) -> None:
+    at = page_as(PAGE, home["home"], "alice").run()
+    assert not errors(at), errors(at)
+    assert "Train" not in [s.value for s in at.subheader] and "Build dataset" not in [b.label for b in at.button]
+    next(r for r in at.radio if r.label == "Move to").set_value("approved")
+    _button(at, "Apply stage").click()
+    at.run()
+    assert any("is now approved" in s.value for s in at.success)
+    ckpt = get_checkpoint(make_ledger(home["home"]), home["ckpt"])
+    assert ckpt.stage == "approved" and ckpt.approved_by == "alice"
+
+
+@pytest.mark.parametrize("user", ["bob", "carol"])
+def test_roles_without_models_read_are_refused(home, user: str) -> None:
+    assert PAGE not in expected_pages(user)
+    at = page_as(PAGE, home["home"], user).run()
+    assert any(e.startswith("Access denied") for e in errors(at))
+    assert not at.dataframe
+    denials = make_ledger(home["home"]).audit.records(kinds=["denial"])
+    assert any(r["actor"] == user and r["payload"]["target"] == "page:models" for r in denials)
+
+
+@pytest.mark.parametrize(("user", "may_retrain"), [("dave", True), ("alice", False)])
+def test_flagged_checkpoints_show_reason_and_request(home, user: str, may_retrain: bool) -> None:
+    ledger = make_ledger(home["home"])
+    erase_document(ledger, home["docs"]["grid-connection"])
+    assert flag_for_erasure(ledger, [home["docs"]["grid-connection"]], "era_page0001", "trained on data erased by era_page0001") == [home["ckpt"]]
+    at = page_as(PAGE, home["home"], user).run()
+    assert any("1 checkpoint(s) flagged" in e for e in errors(at))
+    flagged = at.dataframe[0].value
+    assert flagged["request"].tolist() == ["era_page0001"] and "erased by era_page0001" in flagged["reason"].iloc[0]
+    assert ("Retrain without erased documents" in [b.label for b in at.button]) is may_retrain
+    assert PAGE in expected_pages(user)
