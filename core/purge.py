@@ -70,8 +70,7 @@ def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Pro
             progress(step, i, len(STEPS))
         journal["stats"][step] = _STEP_FUNCS[step](ledger, principal, request, journal)
         journal["done"].append(step)
-        if step != "certificate":
-            _save(ledger, journal)
+        _save(ledger, journal)
         if os.environ.get(CRASH_ENV) == step:
             os.kill(os.getpid(), signal.SIGKILL)
     path.unlink(missing_ok=True)
@@ -132,11 +131,14 @@ def _lance(ledger: Ledger, principal: Principal, request: dict[str, Any], journa
     from core.lance_erase import erase_rows
 
     with store_lock(ledger.settings.home, exclusive=True):
-        return erase_rows(ledger.settings.lance_dir, _targets(journal).chunk_ids)
+        stats = erase_rows(ledger.settings.lance_dir, _targets(journal).chunk_ids)
+    ledger.store.refresh()  # our own handle still points at a version whose files are gone
+    return stats
 
 
 def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     targets = _targets(journal)
+    ledger.store.refresh()
     table = DocumentRow.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
         for d in targets.doc_ids:

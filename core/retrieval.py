@@ -9,6 +9,7 @@ import numpy as np
 
 from core.chunk_store import Hit, access_filter
 from core.ledger import Ledger
+from core.locks import store_lock
 from core.policy import Principal
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,17 @@ class Retrieval:
 
 
 def retrieve(ledger: Ledger, principal: Principal, question: str, k: int = DEFAULT_K, *, vector: np.ndarray | None = None) -> Retrieval:
+    vector = ledger.embedder.embed_query(question) if vector is None else vector
+    # Shared lock: a purge's cleanup removes old version files, which must not vanish under a reader.
+    with store_lock(ledger.settings.home, exclusive=False):
+        return _retrieve(ledger, principal, question, k, vector)
+
+
+def _retrieve(ledger: Ledger, principal: Principal, question: str, k: int, vector: np.ndarray) -> Retrieval:
     store = ledger.store
     store.refresh()
     if store.count() == 0:
         return Retrieval([])
-    vector = ledger.embedder.embed_query(question) if vector is None else vector
     where = access_filter(principal.groups, principal.clearance_rank)
     hits = store.search(vector, question, where, k) if where else []
     allowed = [h for h in hits if principal.can_see(h.row["groups"], h.row["classification"])]
