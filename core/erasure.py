@@ -71,6 +71,10 @@ def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None =
         raise RagLedgerError("who requested the erasure is required", hint="pass --requested-by NAME")
     if subject is not None and len(subject.strip()) < 3:
         raise RagLedgerError("the subject is too short to search for safely", hint="give a full e-mail, name or id")
+    if subject is not None and (subject.strip().lower() in requested_by.lower() or subject.strip().lower() in reason.lower()):
+        # The request register and the certificate are kept; they must not hold what is being erased.
+        raise RagLedgerError("--requested-by and --reason must not contain the subject's identifier",
+                             hint="name the requester by a case or ticket reference, e.g. 'DSR-2026-014 (data subject)'")
     if doc_id is not None:
         _check_document(ledger, doc_id)
     request_id = f"era_{uuid.uuid4().hex[:16]}"

@@ -155,6 +155,8 @@ def test_bad_requests_are_refused_with_what_to_do(populated) -> None:  # type: i
         create_request(ledger, alice, subject="Al", requested_by="x")
     with pytest.raises(NotFound):
         create_request(ledger, alice, doc_id="doc_0000000000000000", requested_by="x")
+    with pytest.raises(RagLedgerError, match="must not contain the subject"):
+        create_request(ledger, alice, subject=SUBJECT, requested_by=f"{SUBJECT} by e-mail")
     with pytest.raises(RagLedgerError, match="requested the erasure"):
         create_request(ledger, alice, doc_id=ids["hr"], requested_by=" ")
     shutil.rmtree(ledger.settings.journal_dir, ignore_errors=True)
