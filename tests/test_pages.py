@@ -243,7 +243,7 @@ def test_audit_trail_shows_a_broken_chain(home):
     import sqlite3
 
     make_ledger(home)  # migrated
-    with sqlite3.connect(home / "ledger.db") as db:
+    with sqlite3.connect(home / "audit_db" / "ledger.db") as db:
         db.execute("UPDATE audit_records SET actor = 'mallory' WHERE seq = 3")
     at = sign_in(app_test(home), "alice")
     at.switch_page(AUDIT).run()
