@@ -45,7 +45,9 @@ def lineage_figure(graph: dict) -> go.Figure:
                 x=[n["x"] for n in nodes], y=[n["y"] for n in nodes], mode="markers+text", name=kind,
                 text=[n["label"] for n in nodes], textposition="top center", hovertext=[f"{n['id']} ({n['status']})" for n in nodes],
                 marker={"size": 16, "color": color, "symbol": ["x" if n["status"] in ("flagged", "erased", "missing") else "circle" for n in nodes]}))
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis={"visible": False}, yaxis={"visible": False},
+    width = max((n["x"] for n in graph["nodes"]), default=0)
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis={"visible": False},
+                      xaxis={"visible": False, "range": [-0.7, width + 0.7]},
                       title="documents → dataset → run → checkpoint → answers")
     return fig
 

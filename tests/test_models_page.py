@@ -91,3 +91,39 @@ def test_flagged_checkpoints_show_reason_and_request(home, user: str, may_retrai
     assert flagged["request"].tolist() == ["era_page0001"] and "erased by era_page0001" in flagged["reason"].iloc[0]
     assert ("Retrain without erased documents" in [b.label for b in at.button]) is may_retrain
     assert PAGE in expected_pages(user)
+
+
+@pytest.mark.browser
+def test_lineage_graph_renders_in_a_real_browser(home, tmp_path) -> None:
+    import re
+    from pathlib import Path
+
+    from conftest import skip_or_fail
+    from core.config import REPO_ROOT
+    from ui_support import CHROMIUM, free_port, launch_chromium, streamlit_server
+
+    if not Path(CHROMIUM).is_file():
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
+    from playwright.sync_api import expect, sync_playwright
+
+    artifacts = REPO_ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with streamlit_server(home["home"], free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(90_000)
+            page.goto(base)
+            page.get_by_role("textbox", name="User name").fill("dave")
+            page.get_by_role("textbox", name="Password").fill("dave-demo")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("link", name=re.compile("Models")).click()
+            expect(page.get_by_role("heading", name=re.compile("Models"))).to_be_visible()
+            chart = page.locator(".js-plotly-plot").first
+            expect(chart).to_be_visible(timeout=90_000)
+            expect(chart.locator(".scatterlayer .trace")).not_to_have_count(0, timeout=30_000)
+            expect(chart).to_contain_text(home["ckpt"], timeout=30_000)  # the checkpoint node's label, drawn by plotly
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(artifacts / "browser-models-lineage.png"), full_page=True)
+        finally:
+            browser.close()
