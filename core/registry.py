@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from core.actions import MODELS_APPROVE, MODELS_READ, MODELS_TRAIN
 from core.datasets import DatasetError, DatasetInfo, active_doc_ids, dataset_doc_ids, get_dataset, rows_from_manifest, store_dataset
-from core.errors import AccessDenied, NotFound, RagLedgerError
+from core.errors import NotFound, RagLedgerError
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
@@ -436,11 +436,3 @@ def retrain(ledger: Ledger, principal: Principal, checkpoint_id: str, progress=N
         run = conn.execute(select(t.c.hyperparams).where(t.c.run_id == info.run_id)).first()
     params = {**(json.loads(run[0]) if run else {}), **(hyper or {})}
     return train(ledger, principal, info.kind, dataset.dataset_id, hyper=params, progress=progress, replaces=checkpoint_id)
-
-
-def require_models_read(ledger: Ledger, principal: Principal, target: str) -> None:
-    require_audited(ledger, principal, MODELS_READ.name, target)
-
-
-__all__ = ["AccessDenied", "CheckpointError", "CheckpointInfo", "flag", "flag_documents", "flag_for_erasure", "get_checkpoint",
-           "list_checkpoints", "promote", "propose", "register_external", "retrain", "show_checkpoint", "verify_checkpoint"]
