@@ -84,12 +84,13 @@ def load_local(base_path: Path, adapter_path: Path | None):  # type: ignore[no-u
         return _LOADED[key]
 
 
-def generate(tokenizer, model, messages: list[dict[str, str]], max_new_tokens: int) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+def generate(tokenizer, model, messages: list[dict[str, str]], max_new_tokens: int, min_new_tokens: int = 0) -> tuple[str, int]:  # type: ignore[no-untyped-def]
     import torch
 
     enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.eos_token_id)
     new = out[0][enc["input_ids"].shape[1]:]
     return tokenizer.decode(new, skip_special_tokens=True), int(new.shape[0])
 

@@ -69,6 +69,7 @@ def datasets_build(kind: str, name: str | None, groups: str | None, max_classifi
 @click.option("--json", "as_json", is_flag=True)
 @user_option(DEFAULT_CLI_USER)
 def datasets_list(as_json: bool, user: str) -> None:
+    """Dataset versions, newest first (flagged ones say why)."""
     from core.datasets import list_datasets
 
     ledger = open_ledger()
@@ -115,6 +116,7 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @user_option(DEFAULT_CLI_USER)
 def models_list(kind: str | None, stage: str | None, as_json: bool, user: str) -> None:
+    """Checkpoints, newest first, with their stage and headline metric (flagged ones say why)."""
     from core.registry import list_checkpoints
 
     ledger = open_ledger()
