@@ -36,7 +36,8 @@ def _terms(text: str) -> list[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    parts = [s.strip(" #*-\t") for s in _SENT.split(text)]
+    # Headings and titles are not answers: a line that starts with '#' is skipped.
+    parts = [s.strip(" *-\t") for s in _SENT.split(text) if not s.lstrip().startswith("#")]
     return [s for s in parts if len(s.split()) >= 3]
 
 
