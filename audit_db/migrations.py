@@ -51,3 +51,13 @@ def m101_model_registry(conn: Connection) -> None:
     import core.registry_tables  # noqa: F401  (registers the registry tables on SQLModel.metadata)
 
     _create(conn, "base_models", "dataset_versions", "dataset_rows", "training_runs", "checkpoints", "checkpoint_files")
+
+
+@migration
+def m201_compliance_workbench(conn: Connection) -> None:
+    """Overview facts (backfilled for existing records), chain anchor, verifications, legal holds."""
+    import core.compliance_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    from core.audit_facts import backfill
+
+    _create(conn, "audit_facts", "audit_anchor", "chain_verifications", "legal_holds")
+    backfill(conn)

@@ -12,12 +12,12 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 
 from core.db import write_lock
 from core.events import AuditEvent
@@ -25,6 +25,9 @@ from core.sealing import ensure_keys, load_keys, seal, unseal
 from core.tables import AuditRecord
 
 GENESIS = "0" * 64
+# Hooks run inside each append's transaction with the stored row (seq included); the overview's
+# fact table is filled this way (core/audit_facts.py), so its counts commit or roll back with the record.
+FACT_HOOKS: list[Callable[[Connection, dict[str, Any]], None]] = []
 HASHED_FIELDS = ("record_id", "kind", "actor", "actor_role", "at", "policy_version", "payload", "sealed", "key_refs", "prev_hash")
 
 
@@ -73,11 +76,24 @@ class AuditLog:
                 "prev_hash": last or GENESIS,
             }
             row["hash"] = record_hash(row)
-            conn.execute(AuditRecord.__table__.insert().values(**row))  # type: ignore[attr-defined]
+            inserted = conn.execute(AuditRecord.__table__.insert().values(**row))  # type: ignore[attr-defined]
+            if FACT_HOOKS:
+                stored = {**row, "seq": inserted.inserted_primary_key[0]}
+                for hook in FACT_HOOKS:
+                    hook(conn, stored)
         return record_id
 
+    def anchor(self) -> str:
+        """The hash the kept chain starts from: genesis, or the last record retention removed."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("audit_anchor"):
+                return GENESIS
+            from core.compliance_tables import AuditAnchor
+
+            return conn.execute(select(AuditAnchor.hash).where(AuditAnchor.id == 1)).scalar() or GENESIS
+
     def verify(self, batch: int = 2000) -> VerifyResult:
-        prev, count = GENESIS, 0
+        prev, count = self.anchor(), 0
         for rec in self._walk(batch):
             count += 1
             if rec["prev_hash"] != prev:
@@ -157,3 +173,8 @@ class AuditLog:
         from core.errors import RagLedgerError
 
         raise RagLedgerError(f"unknown export format {fmt!r}", hint="use --format jsonl or --format csv")
+
+
+from core.audit_facts import append_hook as _facts_hook  # noqa: E402  (the overview's facts, see FACT_HOOKS)
+
+FACT_HOOKS.append(_facts_hook)

@@ -84,11 +84,47 @@ class Recognizer(Strict):
     context: list[str] = []
 
 
+AUDIT_MIN_RETENTION_DAYS = 183  # six months: EU AI Act Art. 19 asks deployers to keep logs at least that long
+
+
+class Retention(Strict):
+    """How long each record type is kept before the retention job removes it (None: until erased)."""
+
+    audit_records_days: int = 400
+    audit_kinds: dict[str, int] = {}  # per audit record kind (answer, denial, sign_in, ...), overriding the above
+    documents_days: int | None = None
+    legal_hold: bool = False  # a standing hold declared in policy; `ragledger retention hold on` sets one at run time
+    legal_hold_reason: str = ""
+
+    @field_validator("audit_records_days")
+    @classmethod
+    def _audit_minimum(cls, days: int) -> int:
+        if days < AUDIT_MIN_RETENTION_DAYS:
+            raise ValueError(f"at least {AUDIT_MIN_RETENTION_DAYS} days (six months, EU AI Act Art. 19), not {days}")
+        return days
+
+    @field_validator("audit_kinds")
+    @classmethod
+    def _kinds_minimum(cls, kinds: dict[str, int]) -> dict[str, int]:
+        for kind, days in kinds.items():
+            if days < AUDIT_MIN_RETENTION_DAYS:
+                raise ValueError(f"{kind}: at least {AUDIT_MIN_RETENTION_DAYS} days (six months, EU AI Act Art. 19), not {days}")
+        return kinds
+
+    @field_validator("documents_days")
+    @classmethod
+    def _positive(cls, days: int | None) -> int | None:
+        if days is not None and days < 1:
+            raise ValueError("a positive number of days, or null to keep documents until they are erased")
+        return days
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
     analyzed_entities: list[str]
     flagged_models_may_serve: bool = False
+    retention: Retention = Retention()
 
     @field_validator("groups")
     @classmethod

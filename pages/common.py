@@ -30,6 +30,8 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/chat.py", "Chat", "💬", "ask", "chat"),
     PageSpec("pages/audit_trail.py", "Audit trail", "🧾", "audit.read", "audit"),
     PageSpec("pages/documents.py", "Documents", "📄", "documents.read", "documents"),
+    PageSpec("pages/overview.py", "Overview", "📊", "overview.read", "overview"),
+    PageSpec("pages/policy.py", "Policy", "🛡️", "policy.simulate", "policy"),
     PageSpec("pages/models.py", "Models", "🧬", "models.read", "models"),
 ]
 

@@ -1,0 +1,89 @@
+"""Audit exports for auditors and SIEMs: the trail as JSONL or CSV plus a manifest (record count,
+the hash the export's chain starts from, its head hash, the file's SHA-256), so that anyone can
+verify an export offline with `ragledger audit verify --export FILE` and nothing but this module.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from core.actions import AUDIT_READ
+from core.audit import GENESIS, HASHED_FIELDS, record_hash
+from core.compliance_events import AuditExported
+from core.errors import AuditIntegrityError, RagLedgerError
+from core.guard import require_audited
+from core.ledger import Ledger
+from core.policy import Principal
+
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_path(export: Path) -> Path:
+    return export.with_name(export.name + MANIFEST_SUFFIX)
+
+
+def export_bundle(ledger: Ledger, principal: Principal, fmt: str, output: Path) -> dict[str, Any]:
+    """Write the trail to `output` and its manifest beside it; the export itself is audited."""
+    require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
+    data = ledger.audit.export(fmt)
+    records = parse_export(data, fmt)
+    anchor = records[0]["prev_hash"] if records else ledger.audit.anchor()
+    manifest = {
+        "format": fmt, "file": output.name, "records": len(records),
+        "first_seq": records[0]["seq"] if records else None, "last_seq": records[-1]["seq"] if records else None,
+        "anchor_hash": anchor, "head_hash": records[-1]["hash"] if records else anchor,
+        "sha256": hashlib.sha256(data.encode()).hexdigest(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_by": principal.name, "policy_version": ledger.policy.version, "hashed_fields": list(HASHED_FIELDS),
+    }
+    output.write_bytes(data.encode())  # bytes: CSV rows end in \r\n, which text mode would not keep
+    manifest_path(output).write_text(json.dumps(manifest, indent=2))
+    ledger.audit.append(AuditExported(actor=principal.name, actor_role=principal.role, format=fmt, records=len(records),
+                                      head_hash=manifest["head_hash"], sha256=manifest["sha256"]))
+    return manifest
+
+
+def parse_export(data: str, fmt: str) -> list[dict[str, Any]]:
+    if fmt == "jsonl":
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
+    if fmt == "csv":
+        rows = []
+        for r in csv.DictReader(io.StringIO(data)):
+            r = dict(r)
+            r["seq"] = int(r["seq"])
+            r["sealed"] = r["sealed"] or None  # CSV writes None as ""; ciphertext is never empty
+            rows.append(r)
+        return rows
+    raise RagLedgerError(f"unknown export format {fmt!r}", hint="jsonl or csv")
+
+
+def verify_export(path: Path) -> dict[str, Any]:
+    """Verify an export offline against its manifest; raise AuditIntegrityError naming what failed."""
+    mpath = manifest_path(path)
+    if not path.is_file():
+        raise RagLedgerError(f"no export at {path}", hint="export one with `ragledger audit export-bundle --output FILE`")
+    if not mpath.is_file():
+        raise RagLedgerError(f"no manifest beside the export ({mpath.name})", hint="keep the .manifest.json file next to the export")
+    manifest = json.loads(mpath.read_text())
+    data = path.read_bytes().decode()
+    if hashlib.sha256(data.encode()).hexdigest() != manifest["sha256"]:
+        raise AuditIntegrityError("the export file does not match the SHA-256 in its manifest (edited or truncated)",
+                                  hint="ask for a fresh export; keep the file and its manifest together")
+    records = parse_export(data, manifest["format"])
+    prev = manifest.get("anchor_hash") or GENESIS
+    for rec in records:
+        if rec["prev_hash"] != prev:
+            raise AuditIntegrityError(f"record seq={rec['seq']} does not link to the previous one (removed or reordered)",
+                                      hint="the export was altered after it was written")
+        if record_hash(rec) != rec["hash"]:
+            raise AuditIntegrityError(f"record seq={rec['seq']} does not match its hash (edited)", hint="the export was altered after it was written")
+        prev = rec["hash"]
+    if len(records) != manifest["records"]:
+        raise AuditIntegrityError(f"{len(records)} records, the manifest says {manifest['records']}", hint="the export is incomplete")
+    if prev != manifest["head_hash"]:
+        raise AuditIntegrityError("the last record's hash is not the manifest's head hash", hint="the export is incomplete")
+    return {"ok": True, "records": len(records), "head_hash": prev, "anchor_hash": manifest.get("anchor_hash"), "format": manifest["format"]}

@@ -1,0 +1,47 @@
+""""See as": a compliance officer sees exactly what another principal would receive for a question,
+side by side with the view the officer is entitled to.
+
+Both answers are audited as the officer's acts, marked `simulated_for` (the target's name, and the
+officer's own name for the reference view), so neither ever counts as a question of the target
+nor as a question of the officer in the overview.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.actions import SIMULATE
+from core.ask import AskResult, ask
+from core.guard import require_audited
+from core.ledger import Ledger
+from core.policy import Principal
+
+
+@dataclass
+class Simulation:
+    target: str
+    target_role: str
+    target_profile: str
+    as_target: AskResult
+    own: AskResult
+    only_in_own: list[str]  # chunk ids the officer's view cites that the target's does not
+    withheld_for_target: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "target_role": self.target_role, "target_profile": self.target_profile,
+                "as_target": self.as_target.as_dict(), "own": self.own.as_dict(), "only_in_own": self.only_in_own,
+                "withheld_for_target": self.withheld_for_target}
+
+
+def simulate(ledger: Ledger, officer: Principal, target_name: str, question: str, *, answerer: str | None = None) -> Simulation:
+    require_audited(ledger, officer, SIMULATE.name, f"simulate:{target_name}")
+    target = ledger.policy.principal(target_name)
+    as_target = ask(ledger, target, question, answerer=answerer, simulated_by=officer)
+    own = ask(ledger, officer, question, answerer=answerer, simulated_by=officer)
+    target_chunks = {c.chunk_id for c in as_target.citations}
+    return Simulation(
+        target=target.name, target_role=target.role, target_profile=target.redaction_profile,
+        as_target=as_target, own=own,
+        only_in_own=[c.chunk_id for c in own.citations if c.chunk_id not in target_chunks],
+        withheld_for_target=as_target.withheld,
+    )

@@ -1,0 +1,146 @@
+"""The overview's numbers against counts computed independently from the audit table, on SQLite and
+PostgreSQL: events go through the real AuditLog.append (and its fact hook); the expected figures are
+computed here by reading every audit record's JSON payload, which the overview never does."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+
+from core.audit_facts import backfill
+from core.compliance_tables import AuditFact
+from core.errors import AccessDenied
+from core.events import AnswerServed, Denied, DocumentIngested
+from core.overview import Filters, drill, overview, verify_chain
+from core.tables import AuditRecord, DocumentRow
+
+DOCS = {"doc_aaaaaaaaaaaaaaaa": (["hr"], "restricted"), "doc_bbbbbbbbbbbbbbbb": (["all-staff"], "internal"),
+        "doc_cccccccccccccccc": (["finance", "hr"], "confidential")}
+ROLES = [("carol", "employee"), ("bob", "hr_manager"), ("dave", "ml_engineer")]
+
+
+def _seed(ledger) -> None:  # type: ignore[no-untyped-def]
+    with ledger.engine.begin() as conn:
+        for doc_id, (groups, level) in DOCS.items():
+            conn.execute(DocumentRow.__table__.insert().values(
+                doc_id=doc_id, source_key=f"k:{doc_id}", title=doc_id, owner="t", ingested_by="ops", groups=json.dumps(groups),
+                classification=level, version=1, content_sha256="0" * 64, chunk_count=4,
+                pii_summary=json.dumps({"PERSON": 3, "EMAIL_ADDRESS": 1} if "hr" in groups else {})))
+    docs = list(DOCS)
+    for i in range(24):
+        actor, role = ROLES[i % 3]
+        cited = [{"n": 1, "chunk_id": f"chk_{i:020x}", "doc_id": docs[i % 3], "score": 0.1, "content_hash": "h", "used": True}]
+        withheld = [{"chunk_id": f"chk_{i + 100:020x}", "doc_id": docs[0], "score": 0.05, "content_hash": "h",
+                     "groups": list(DOCS[docs[0]][0]), "classification": DOCS[docs[0]][1]}] * (i % 2)
+        ledger.audit.append(AnswerServed(actor=actor, actor_role=role, question="q", answer="a", cited=cited, withheld=withheld,
+                                         redactions={"PERSON": i % 4, "EMAIL_ADDRESS": 1} if i % 4 else {},
+                                         guard_redactions={"US_SSN": 1} if i == 5 else {}))
+    for i in range(5):
+        ledger.audit.append(Denied(actor="carol", actor_role="employee", action="audit.read" if i % 2 else "purge", target="page:audit"))
+    ledger.audit.append(DocumentIngested(actor="ops", actor_role="compliance_officer", doc_id=docs[0], groups=["hr"], classification="restricted"))
+    ledger.audit.append(AnswerServed(actor="alice", actor_role="compliance_officer", question="q", answer="a",
+                                     cited=[{"n": 1, "chunk_id": "chk_" + "f" * 20, "doc_id": docs[0], "score": 0.1, "content_hash": "h"}],
+                                     redactions={"PERSON": 7}, simulated_for="carol"))
+
+
+def _records(ledger) -> list[dict]:  # type: ignore[no-untyped-def]
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(select(AuditRecord.__table__)).mappings().all()  # type: ignore[attr-defined]
+    return [{**r, "payload": json.loads(r["payload"])} for r in rows]
+
+
+def _questions(records, role=None, group=None) -> list[dict]:  # type: ignore[no-untyped-def]
+    out = []
+    for r in records:
+        p = r["payload"]
+        if r["kind"] != "answer" or p.get("simulated_for") or (role and r["actor_role"] != role):
+            continue
+        groups = {g for c in p["cited"] for g in DOCS[c["doc_id"]][0]} | {g for w in p["withheld"] for g in w["groups"]}
+        if group and group not in groups:
+            continue
+        out.append(r)
+    return out
+
+
+def test_every_chart_matches_the_audit_table(any_ledger) -> None:  # type: ignore[no-untyped-def]
+    _seed(any_ledger)
+    alice = any_ledger.policy.principal("alice")
+    records = _records(any_ledger)
+    data = overview(any_ledger, alice)
+
+    day = records[0]["at"][:10]
+    expected_q = Counter(r["actor_role"] for r in _questions(records))
+    assert {(q["day"], q["role"]): q["questions"] for q in data["questions_over_time"]} == {(day, k): v for k, v in expected_q.items()}
+    expected_red: Counter = Counter()
+    expected_wh: Counter = Counter()
+    for r in _questions(records):
+        expected_red.update(r["payload"]["redactions"])
+        for w in r["payload"]["withheld"]:
+            for g in w["groups"]:
+                expected_wh[(g, w["classification"])] += 1
+    assert data["redactions"] == dict(expected_red) and data["redactions"]["PERSON"] == 36
+    assert data["guard_redactions"] == {"US_SSN": 1}
+    assert {(w["group"], w["classification"]): w["withheld"] for w in data["withheld"]} == dict(expected_wh) == {("hr", "restricted"): 12}
+    assert data["denials"] == dict(Counter(r["payload"]["action"] for r in records if r["kind"] == "denial"))
+    assert data["simulations"] == {"carol": 1}  # the simulation is never counted as carol's (or alice's) question
+    assert data["chain"]["records"] == len(records)
+    docs = {(d["classification"], d["pii_density"]): d["documents"] for d in data["documents"]}
+    assert docs == {("restricted", "medium (0.5-2/chunk)"): 1, ("internal", "none"): 1, ("confidential", "medium (0.5-2/chunk)"): 1}
+    assert data["erasures"]["available"] in (True, False) and data["models"]["available"] in (True, False)
+
+
+def test_filters_match_independent_counts(any_ledger) -> None:  # type: ignore[no-untyped-def]
+    _seed(any_ledger)
+    alice = any_ledger.policy.principal("alice")
+    records = _records(any_ledger)
+    by_role = overview(any_ledger, alice, Filters(role="hr_manager"))
+    assert sum(q["questions"] for q in by_role["questions_over_time"]) == len(_questions(records, role="hr_manager")) == 8
+    by_group = overview(any_ledger, alice, Filters(group="finance"))
+    assert sum(q["questions"] for q in by_group["questions_over_time"]) == len(_questions(records, group="finance"))
+    expected = Counter()
+    for r in _questions(records, group="finance"):
+        expected.update(r["payload"]["redactions"])
+    assert by_group["redactions"] == dict(expected)
+    assert {d["classification"] for d in by_group["documents"]} == {"confidential"}
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    assert overview(any_ledger, alice, Filters(since=tomorrow))["questions_over_time"] == []
+
+
+def test_drill_through_lists_exactly_the_records_behind_a_bar(any_ledger) -> None:  # type: ignore[no-untyped-def]
+    _seed(any_ledger)
+    alice = any_ledger.policy.principal("alice")
+    records = _records(any_ledger)
+    rows = drill(any_ledger, alice, "questions", "employee")
+    assert {r["record_id"] for r in rows} == {r["record_id"] for r in _questions(records, role="employee")}
+    rows = drill(any_ledger, alice, "redactions", "EMAIL_ADDRESS")
+    assert {r["record_id"] for r in rows} == {r["record_id"] for r in _questions(records) if "EMAIL_ADDRESS" in r["payload"]["redactions"]}
+    rows = drill(any_ledger, alice, "withheld", "hr")
+    assert len(rows) == 12 and all(r["withheld"] == 1 for r in rows)
+    assert [r["simulated_for"] for r in drill(any_ledger, alice, "simulations", "carol")] == ["carol"]
+
+
+def test_backfill_rebuilds_the_same_facts(any_ledger) -> None:  # type: ignore[no-untyped-def]
+    _seed(any_ledger)
+    alice = any_ledger.policy.principal("alice")
+    before = overview(any_ledger, alice)
+    with any_ledger.engine.begin() as conn:
+        n = conn.execute(select(AuditFact.__table__.c.id)).all()  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM audit_facts"))
+        assert backfill(conn) == len(n)
+    after = overview(any_ledger, alice)
+    assert {k: v for k, v in after.items() if k != "chain"} == {k: v for k, v in before.items() if k != "chain"}
+
+
+def test_verification_is_recorded_and_others_are_denied(ledger) -> None:  # type: ignore[no-untyped-def]
+    alice, carol = ledger.policy.principal("alice"), ledger.policy.principal("carol")
+    _seed(ledger)
+    assert overview(ledger, alice)["chain"]["last_verification"] is None
+    result = verify_chain(ledger, alice)
+    last = overview(ledger, alice)["chain"]["last_verification"]
+    assert result["ok"] and last["ok"] and last["verified_by"] == "alice" and last["records"] == result["records"]
+    with pytest.raises(AccessDenied):
+        overview(ledger, carol)
+    assert ledger.audit.records(kinds=["denial"], actor="carol", limit=1)[0]["payload"]["target"] == "overview"
