@@ -144,3 +144,38 @@ def test_verification_is_recorded_and_others_are_denied(ledger) -> None:  # type
     with pytest.raises(AccessDenied):
         overview(ledger, carol)
     assert ledger.audit.records(kinds=["denial"], actor="carol", limit=1)[0]["payload"]["target"] == "overview"
+
+
+def test_erasure_deadlines_and_models_by_stage(any_ledger) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import MetaData, Table, inspect
+
+    alice = any_ledger.policy.principal("alice")
+    now = datetime.now(timezone.utc)
+    iso = lambda d: (now + timedelta(days=d)).isoformat(timespec="seconds")  # noqa: E731
+    with any_ledger.engine.begin() as conn:
+        has_erasure = inspect(conn).has_table("erasure_requests")
+        if has_erasure:
+            t = Table("erasure_requests", MetaData(), autoload_with=conn)
+            base = {"kind": "document", "scope": "documents", "requested_by": "subject", "recorded_by": "alice", "reason": "", "ended_at": now}
+            conn.execute(t.insert(), [
+                {**base, "request_id": "era_1", "status": "received", "received_at": iso(-40), "due_at": iso(-10)},
+                {**base, "request_id": "era_2", "status": "previewed", "received_at": iso(-2), "due_at": iso(28)},
+                {**base, "request_id": "era_3", "status": "certified", "received_at": iso(-40), "due_at": iso(-10)},
+            ])
+        cp = Table("checkpoints", MetaData(), autoload_with=conn)
+        base = {"kind": "embedder", "run_id": "run_1", "dataset_id": "ds_1", "base_model_id": "bm", "path": "p", "metrics": "{}",
+                "model_card": "", "size_bytes": 0, "created_by": "dave", "created_at": now, "updated_at": now}
+        conn.execute(cp.insert(), [
+            {**base, "checkpoint_id": "ckp_1", "stage": "production", "flag_reason": None},
+            {**base, "checkpoint_id": "ckp_2", "stage": "flagged", "flag_reason": "trained on erased document"},
+            {**base, "checkpoint_id": "ckp_3", "stage": "candidate", "flag_reason": None},
+        ])
+    data = overview(any_ledger, alice)
+    if has_erasure:
+        rows = {(r["status"], r["deadline"]): r["requests"] for r in data["erasures"]["rows"]}
+        assert rows == {("received", "overdue"): 1, ("previewed", "within deadline"): 1, ("certified", "within deadline"): 1}
+    else:
+        assert data["erasures"] == {"available": False, "rows": [], "note": "no erasure requests table yet (erasure is not set up)"}
+    assert {(r["stage"], r["flagged"]): r["models"] for r in data["models"]["rows"]} == {
+        ("candidate", False): 1, ("flagged", True): 1, ("production", False): 1}
+    assert [f["checkpoint_id"] for f in data["models"]["flagged"]] == ["ckp_2"]
