@@ -61,3 +61,10 @@ def m201_compliance_workbench(conn: Connection) -> None:
 
     _create(conn, "audit_facts", "audit_anchor", "chain_verifications", "legal_holds")
     backfill(conn)
+
+
+@migration
+def m002_erasure_requests(conn: Connection) -> None:
+    import core.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "erasure_requests")

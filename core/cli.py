@@ -43,7 +43,7 @@ def user_option(default: str | None = None):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from core.cli_commands import audit, compliance, documents, models, query  # noqa: F401  (attach their commands)
+    from core.cli_commands import audit, compliance, documents, models, purge, query  # noqa: F401  (attach their commands)
 
     try:
         cli.main(standalone_mode=False)

@@ -33,6 +33,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/overview.py", "Overview", "📊", "overview.read", "overview"),
     PageSpec("pages/policy.py", "Policy", "🛡️", "policy.simulate", "policy"),
     PageSpec("pages/models.py", "Models", "🧬", "models.read", "models"),
+    PageSpec("pages/erasure.py", "Erasure", "🧹", "purge", "erasure"),
 ]
 
 
@@ -44,7 +45,9 @@ def get_ledger() -> Ledger:
 
 @st.cache_resource(show_spinner="Opening the ledger…")
 def _open_ledger(home: str, database_url: str) -> Ledger:
-    return Ledger.open()
+    ledger = Ledger.open()
+    ledger.warm_up()
+    return ledger
 
 
 def current_principal() -> Principal | None:
