@@ -15,6 +15,7 @@ from core.errors import RagLedgerError
 from core.events import AnswerServed
 from core.guard import require_audited
 from core.ledger import Ledger
+from core.locks import store_lock
 from core.pii import Span
 from core.policy import Principal
 from core.redaction import Redactor
@@ -56,6 +57,14 @@ def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT
         simulated_by: Principal | None = None) -> AskResult:
     """Answer `question` as `principal`. With `simulated_by`, a compliance officer sees what the
     principal would receive; the audit record is then the officer's, marked as a simulation."""
+    # Held shared from retrieval to the audit append: a purge cannot erase a cited document (and
+    # destroy its key) between the two, which would leave this answer readable under a fresh key.
+    with store_lock(ledger.settings.home, exclusive=False):
+        return _ask(ledger, principal, question, k, answerer, simulated_by)
+
+
+def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: str | None,
+         simulated_by: Principal | None) -> AskResult:
     started = time.perf_counter()
     actor = simulated_by or principal
     require_audited(ledger, principal if simulated_by is None else simulated_by, ASK.name if simulated_by is None else "policy.simulate", "chat")
@@ -66,7 +75,7 @@ def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT
         raise RagLedgerError(f"the question is {len(question)} characters long", hint=f"keep it under {MAX_QUESTION_CHARS}")
 
     retrieval = retrieve(ledger, principal, question, k)
-    redactor = Redactor(ledger.policy.profile_for(principal))
+    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
     passages, citations = [], []
     for n, hit in enumerate(retrieval.hits, start=1):
         text = redactor.redact(hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)])

@@ -23,7 +23,7 @@ def record_detail(ledger: Ledger, principal: Principal, record_id: str) -> dict[
     row = rows[0]
     payload = row["payload"]
     doc_ids = sorted({c["doc_id"] for c in payload.get("cited", []) + payload.get("withheld", [])})
-    row["titles"] = titles_for(ledger, doc_ids)
+    row["titles"] = titles_for(ledger, principal, doc_ids)
     return row
 
 

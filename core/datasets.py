@@ -210,6 +210,21 @@ def _qa(chunks: list[dict[str, Any]], texts: dict[str, tuple[str, str]], params:
     return out
 
 
+def _require_at_least_as_strict(ledger: Ledger, principal: Principal, profile_name: str) -> None:
+    """Training text is redacted at least as strictly as what the builder may read themselves: the
+    chosen profile may keep in clear only entity types the builder's own profile keeps."""
+    from core.errors import AccessDenied
+
+    profiles = ledger.policy.redaction.profiles
+    if profile_name not in profiles:
+        return  # reported as an unknown profile below
+    kept = lambda p: {e for e in ledger.policy.files.analyzed_entities if p.rule_for(e).operator == "keep"}  # noqa: E731
+    wider = kept(profiles[profile_name]) - kept(ledger.policy.profile_for(principal))
+    if wider:
+        raise AccessDenied(f"profile {profile_name!r} would keep {', '.join(sorted(wider))} that {principal.name} may not see",
+                           hint="choose your own profile or a stricter one")
+
+
 def build_dataset(
     ledger: Ledger,
     principal: Principal,
@@ -230,6 +245,7 @@ def build_dataset(
     if kind not in BUILDERS:
         raise DatasetError(f"unknown dataset kind {kind!r}", hint="use 'pairs' (embedder) or 'qa' (generator)")
     profile_name = redaction_profile or principal.redaction_profile
+    _require_at_least_as_strict(ledger, principal, profile_name)
     if profile_name not in ledger.policy.redaction.profiles:
         raise DatasetError(f"unknown redaction profile {profile_name!r}", hint=f"one of {', '.join(ledger.policy.redaction.profiles)}")
     params = {"seed": 0, "max_chunks": 400, **(params or {})}
@@ -245,7 +261,7 @@ def build_dataset(
     profile = ledger.policy.redaction.profiles[profile_name]
     texts = {}
     for c in chunks:
-        redactor = Redactor(profile)  # one per chunk: pseudonyms never link people across chunks
+        redactor = Redactor(profile, ledger.redaction_secret)  # one per chunk: pseudonyms never link people across chunks
         title = redactor.redact(c["title"], [Span.from_dict(s) for s in json.loads(c.get("title_spans") or "[]")])
         texts[c["chunk_id"]] = (title, redactor.redact(c["text"], [Span.from_dict(s) for s in spans_of(c)]))
     if progress:

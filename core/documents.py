@@ -30,10 +30,11 @@ def list_documents(ledger: Ledger, principal: Principal, *, include_erased: bool
         rows = [DocumentRow.model_validate(dict(r)) for r in conn.execute(select(DocumentRow.__table__).order_by(DocumentRow.title)).mappings()]  # type: ignore[attr-defined]
     docs = [_as_dict(r) for r in rows if include_erased or r.status == "active"]
     visible = [d for d in docs if principal.can_see(d["groups"], d["classification"])]
-    redactor = Redactor(ledger.policy.profile_for(principal))
+    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
     for d in visible:
         d["title"] = redactor.redact(d["title"], [Span.from_dict(s) for s in json.loads(d.pop("title_spans") or "[]")])
         d.pop("source_key", None)  # may hold a personal file name; an internal key only
+        d.pop("meta", None)  # raw front matter (e.g. an unredacted title)
     return visible
 
 
@@ -46,9 +47,20 @@ def get_document(ledger: Ledger, doc_id: str) -> dict[str, Any]:
     return _as_dict(DocumentRow.model_validate(dict(r)))
 
 
-def titles_for(ledger: Ledger, doc_ids: list[str]) -> dict[str, str]:
+NOT_VISIBLE = "(not visible to you)"
+
+
+def titles_for(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> dict[str, str]:
+    """Titles as `principal` may read them: redacted for its profile, hidden outside its access."""
     if not doc_ids:
         return {}
+    table = DocumentRow.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
-        rows = conn.execute(select(DocumentRow.doc_id, DocumentRow.title).where(DocumentRow.doc_id.in_(doc_ids)))  # type: ignore[attr-defined]
-        return {r[0]: r[1] for r in rows}
+        rows = conn.execute(select(table.c.doc_id, table.c.title, table.c.title_spans, table.c.groups, table.c.classification)
+                            .where(table.c.doc_id.in_(doc_ids))).all()
+    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
+    return {
+        r[0]: redactor.redact(r[1], [Span.from_dict(s) for s in json.loads(r[2] or "[]")])
+        if principal.can_see(json.loads(r[3]), r[4]) else NOT_VISIBLE
+        for r in rows
+    }

@@ -7,7 +7,6 @@ Execution and proof live in core/purge.py and core/erasure_proof.py.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.actions import PURGE
-from core.chunk_store import spans_of
+from core.chunk_store import id_predicate, spans_of
 from core.erasure_tables import ErasureRequest
 from core.errors import NotFound, RagLedgerError
 from core.guard import require_audited
@@ -27,7 +26,6 @@ from core.sealing import ensure_keys, load_keys, seal, unseal
 
 DEADLINE_DAYS = 30  # GDPR Art. 12(3): one month
 STATUSES = ("received", "previewed", "executed", "certified")
-SUBJECT_SALT = b"ragledger-subject-v1"
 
 
 class AlreadyErased(RagLedgerError):
@@ -40,10 +38,6 @@ def request_key_ref(request_id: str) -> str:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def subject_digest(subject: str) -> str:
-    return hashlib.sha256(SUBJECT_SALT + subject.strip().lower().encode()).hexdigest()
 
 
 @dataclass
@@ -87,7 +81,7 @@ def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None =
             sealed = seal({"subject": subject.strip()}, [ref], ensure_keys(conn, [ref]))
         conn.execute(table.insert().values(
             request_id=request_id, kind="document" if doc_id else "subject", scope=scope if subject else "documents",
-            doc_id=doc_id, subject_sealed=sealed, subject_digest=subject_digest(subject) if subject else None,
+            doc_id=doc_id, subject_sealed=sealed,
             requested_by=requested_by.strip(), recorded_by=principal.name, reason=reason, status="received",
             received_at=received.isoformat(timespec="seconds"),
             due_at=(received + timedelta(days=DEADLINE_DAYS)).isoformat(timespec="seconds"),
@@ -125,6 +119,11 @@ def list_requests(ledger: Ledger, principal: Principal) -> list[dict[str, Any]]:
     return [get_request(ledger, i) for i in ids]
 
 
+def certificate(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, Any] | None:
+    require_audited(ledger, principal, PURGE.name, f"erasure.certificate:{request_id}")
+    return get_request(ledger, request_id)["certificate_json"]
+
+
 def subject_of(ledger: Ledger, request_id: str) -> str | None:
     """The subject's identifier, while the request key exists (None after certification)."""
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
@@ -143,7 +142,7 @@ def find_targets(ledger: Ledger, request: dict[str, Any], subject: str | None) -
     store.refresh()
     if request["kind"] == "document":
         docs = [request["doc_id"]]
-        chunk_ids = [r["chunk_id"] for r in _all_rows(ledger, f"doc_id = '{request['doc_id']}'")]
+        chunk_ids = [r["chunk_id"] for r in _all_rows(ledger, id_predicate("doc_id", [request["doc_id"]]))]
         return _with_downstream(ledger, Targets(doc_ids=docs, chunk_ids=chunk_ids))
     assert subject is not None
     needle = subject.strip().lower()
@@ -158,11 +157,11 @@ def find_targets(ledger: Ledger, request: dict[str, Any], subject: str | None) -
             hits.setdefault(doc_id, []).append(chunk_id)
     if request["scope"] == "documents" or not hits:
         docs = sorted(hits)
-        chunk_ids = [r["chunk_id"] for d in docs for r in _all_rows(ledger, f"doc_id = '{d}'")]
+        chunk_ids = [r["chunk_id"] for d in docs for r in _all_rows(ledger, id_predicate("doc_id", [d]))]
         return _with_downstream(ledger, Targets(doc_ids=docs, chunk_ids=chunk_ids))
     whole = [d for d, ids in hits.items() if _title_mentions(ledger, d, needle)]  # a name in the title: every chunk carries it
     chunk_ids = [c for d, ids in hits.items() if d not in whole for c in ids]
-    chunk_ids += [r["chunk_id"] for d in whole for r in _all_rows(ledger, f"doc_id = '{d}'")]
+    chunk_ids += [r["chunk_id"] for d in whole for r in _all_rows(ledger, id_predicate("doc_id", [d]))]
     partial = sorted(d for d in hits if d not in whole)
     return _with_downstream(ledger, Targets(doc_ids=sorted(whole), chunk_ids=chunk_ids, partial_doc_ids=partial))
 
@@ -191,7 +190,7 @@ def _fts_hits(ledger: Ledger, subject: str) -> list[tuple[str, str]]:
 
 
 def _title_mentions(ledger: Ledger, doc_id: str, needle: str) -> bool:
-    rows = ledger.store.table.search().where(f"doc_id = '{doc_id}'").select(["title"]).limit(1).to_list()
+    rows = ledger.store.table.search().where(id_predicate("doc_id", [doc_id])).select(["title"]).limit(1).to_list()
     return bool(rows) and needle in rows[0]["title"].lower()
 
 

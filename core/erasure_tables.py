@@ -21,7 +21,7 @@ class ErasureRequest(SQLModel, table=True):
     scope: str = "documents"  # subject requests: erase whole "documents" or only the "chunks" that mention them
     doc_id: str | None = Field(default=None, index=True)
     subject_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    subject_digest: str | None = Field(default=None, index=True)  # salted hash: recognises a repeated request
+    subject_digest: str | None = Field(default=None, index=True)  # unused: a guessable hash of the subject is itself personal data
     requested_by: str
     recorded_by: str
     reason: str = ""

@@ -126,8 +126,13 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
     chosen_groups, level = _labels(ledger, principal, source, extracted.meta, groups, classification)
     sha = hashlib.sha256(source.data).hexdigest()
     existing = _existing(ledger, source.key)
+    if existing is not None and not principal.can_see(json.loads(existing.groups), existing.classification):
+        # Same file name as a document this principal may not read: never a new version of it.
+        source = Source(source.name, source.data, f"{source.key}#{principal.name}")
+        existing = _existing(ledger, source.key)
     doc_title = str(title or extracted.meta.get("title") or Path(source.name).stem)
-    if existing is not None and existing.content_sha256 == sha and existing.status == "active":
+    same_labels = existing is not None and json.loads(existing.groups) == chosen_groups and existing.classification == level
+    if existing is not None and existing.content_sha256 == sha and existing.status == "active" and same_labels:
         return IngestResult(existing.doc_id, existing.title, existing.chunk_count, json.loads(existing.pii_summary), "unchanged", existing.version, json.loads(existing.groups), existing.classification)
 
     text = extracted.text
@@ -173,9 +178,10 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
             ledger.store.delete_where(id_predicate("chunk_id", new_ids))
             stored_file.unlink(missing_ok=True)
             raise
+        _drop_older_sources(ledger, doc_id, stored_file)
         replaced = 0
         if existing is not None:
-            old = f"doc_id = '{doc_id}' AND doc_version < {version}"
+            old = f"{id_predicate('doc_id', [doc_id])} AND doc_version < {int(version)}"
             replaced = ledger.store.count(old)
             ledger.store.delete_where(old)
     ledger.audit.append(
@@ -201,10 +207,13 @@ def _keep_source(ledger: Ledger, doc_id: str, version: int, source: Source) -> P
     suffix = Path(source.name).suffix.lower()
     path = folder / f"v{version}{suffix}"
     path.write_bytes(source.data)
-    for old in folder.iterdir():
-        if old != path:
-            old.unlink()
     return path
+
+
+def _drop_older_sources(ledger: Ledger, doc_id: str, keep: Path) -> None:
+    for old in (ledger.settings.uploads_dir / doc_id).iterdir():
+        if old != keep:
+            old.unlink()
 
 
 def _register(ledger: Ledger, principal: Principal, existing: DocumentRow | None, doc_id: str, source: Source, title: str, title_spans: str,

@@ -76,6 +76,19 @@ class Ledger:
         pii.pattern_analyzer(self.recognizers)
         self.store.refresh()
 
+    @cached_property
+    def redaction_secret(self) -> bytes:
+        """The key of the hash operator, one per home, created on first use (owner-only file)."""
+        import os
+        import secrets
+
+        path = self.settings.home / "redaction.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+        return path.read_bytes()
+
     @property
     def recognizers(self) -> tuple:
         return tuple(self.policy.redaction.recognizers)

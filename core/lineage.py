@@ -48,7 +48,7 @@ def _doc_titles(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> dic
     t = DocumentRow.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
         rows = {r["doc_id"]: dict(r) for r in conn.execute(select(t).where(t.c.doc_id.in_(doc_ids))).mappings()}
-    redactor = Redactor(ledger.policy.profile_for(principal))
+    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
     out = {}
     for d in doc_ids:
         r = rows.get(d)

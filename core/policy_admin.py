@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.actions import SIMULATE
+from core.actions import POLICY_EDIT, SIMULATE
 from core.compliance_events import PolicyChanged
 from core.errors import PolicyError
 from core.guard import require_audited
@@ -146,7 +146,7 @@ def reload_policy(ledger: Ledger) -> Policy:
 def save(ledger: Ledger, principal: Any, filename: str, text: str, *, reanalyze: bool = True,
          progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Validate, write atomically, audit, reload; re-analyse the stored documents if detection changed."""
-    require_audited(ledger, principal, POLICY_ADMIN, "policy.save")
+    require_audited(ledger, principal, POLICY_EDIT.name, "policy.save")
     d = diff(ledger, principal, filename, text)  # raises PolicyError: nothing is written
     path = ledger.policy.directory / filename
     before = path.read_bytes()

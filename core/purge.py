@@ -146,7 +146,7 @@ def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], jou
                 status="erased", title="[erased]", title_spans="[]", source_key=f"erased:{d}", meta="{}", pii_summary="{}",
                 source_file=None, chunk_count=0, updated_at=utcnow()))
         for d in targets.partial_doc_ids:
-            rows = ledger.store.rows_where(f"doc_id = '{d}'", ["chunk_id", "pii_spans"])
+            rows = ledger.store.rows_where(id_predicate("doc_id", [d]), ["chunk_id", "pii_spans"])
             summary = Counter(s["type"] for r in rows for s in json.loads(r["pii_spans"]))
             conn.execute(table.update().where(table.c.doc_id == d).values(
                 chunk_count=len(rows), pii_summary=json.dumps(dict(summary), sort_keys=True), source_file=None, updated_at=utcnow()))
@@ -220,7 +220,8 @@ def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journ
 def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     from core.erasure_proof import issue_certificate
 
-    cert = issue_certificate(ledger, principal, request, journal)
+    # A crash after issuing but before the journal was saved: reuse the certificate, never issue twice.
+    cert = get_request(ledger, request["request_id"])["certificate_json"] or issue_certificate(ledger, principal, request, journal)
     with ledger.engine.begin() as conn:
         destroy_keys(conn, [request_key_ref(request["request_id"])])
         table = ErasureRequest.__table__  # type: ignore[attr-defined]

@@ -6,17 +6,20 @@ One `Redactor` serves one answer, so pseudonyms are consistent within that answe
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections import Counter
 
 from core.pii import Span
 from core.policy_models import RedactionProfile, RedactionRule
 
-HASH_SALT = b"ragledger-redaction-v1"
 
 
 class Redactor:
-    def __init__(self, profile: RedactionProfile) -> None:
+    def __init__(self, profile: RedactionProfile, secret: bytes = b"") -> None:
+        """`secret` keys the hash operator (HMAC): without it, a short value such as an IP address
+        could be recovered by hashing every candidate."""
         self.profile = profile
+        self.secret = secret
         self.counts: Counter[str] = Counter()
         self._pseudonyms: dict[tuple[str, str], str] = {}
 
@@ -52,7 +55,7 @@ class Redactor:
                 self._pseudonyms[key] = f"<{entity_type}_{n}>"
             return self._pseudonyms[key]
         if rule.operator == "hash":
-            digest = hashlib.sha256(HASH_SALT + value.strip().lower().encode()).hexdigest()[:8]
+            digest = hmac.new(self.secret, value.strip().lower().encode(), hashlib.sha256).hexdigest()[:12]
             return f"<{entity_type}#{digest}>"
         raise ValueError(f"unknown operator {rule.operator!r}")  # unreachable: policy validation forbids it
 

@@ -33,10 +33,22 @@ class Simulation:
                 "withheld_for_target": self.withheld_for_target}
 
 
+def _officer_may_read(ledger: Ledger, officer: Principal, doc_id: str) -> bool:
+    from core.documents import get_document
+
+    doc = get_document(ledger, doc_id)
+    return officer.can_see(doc["groups"], doc["classification"])
+
+
 def simulate(ledger: Ledger, officer: Principal, target_name: str, question: str, *, answerer: str | None = None) -> Simulation:
     require_audited(ledger, officer, SIMULATE.name, f"simulate:{target_name}")
     target = ledger.policy.principal(target_name)
     as_target = ask(ledger, target, question, answerer=answerer, simulated_by=officer)
+    # An officer whose own access is narrower than the target's (OIDC groups) sees only the overlap.
+    hidden = [c for c in as_target.citations if not _officer_may_read(ledger, officer, c.doc_id)]
+    if hidden:
+        as_target.citations = [c for c in as_target.citations if c not in hidden]
+        as_target.answer = "(part of this view cites documents outside your own access and is not shown)"
     own = ask(ledger, officer, question, answerer=answerer, simulated_by=officer)
     target_chunks = {c.chunk_id for c in as_target.citations}
     return Simulation(

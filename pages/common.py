@@ -90,7 +90,9 @@ def sign_in_form() -> None:
         try:
             principal = authenticate(ledger.policy, name.strip(), password)
         except RagLedgerError as exc:
-            ledger.audit.append(SignIn(actor=name.strip()[:64] or "(empty)", actor_role="unknown", ok=False))
+            known = name.strip() in ledger.policy.principal_names()
+            # What was typed may be an e-mail or a password: only known names enter the chain.
+            ledger.audit.append(SignIn(actor=name.strip() if known else "(unknown user)", actor_role="unknown", ok=False))
             st.error(str(exc))
             return
         ledger.audit.append(SignIn(actor=principal.name, actor_role=principal.role, ok=True))

@@ -24,7 +24,7 @@ if principal.may("documents.ingest"):
             def progress(name: str, i: int, n: int) -> None:
                 bar.progress(min(i / max(n, 1), 1.0), text="Done" if name == "done" else f"{i + 1}/{n}: {name}")
 
-            sources = [Source(f.name, f.getvalue(), f"upload:{f.name}") for f in files or []]
+            sources = [Source(f.name, f.getvalue(), f"upload:{principal.name}:{f.name}") for f in files or []]
             results = run_core(lambda: ingest(ledger, principal, sources, groups=groups, classification=level, progress=progress))
             if results:
                 for r in results:

@@ -26,13 +26,6 @@ def fresh_demo(demo_home, tmp_path_factory):  # type: ignore[no-untyped-def]
     return make_ledger(copy)
 
 
-def _doc_ids_by_source(ledger) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from core.documents import list_documents
-
-    docs = list_documents(ledger, ledger.policy.principal("ops"))
-    return {d["meta"].get("title", d["title"]): d["doc_id"] for d in docs}
-
-
 @pytest.mark.parametrize("q", QUESTIONS, ids=[q["source"] for q in QUESTIONS])
 def test_compliance_officer_gets_each_demo_answer_with_a_citation_of_its_source(fresh_demo, q) -> None:  # type: ignore[no-untyped-def]
     result = ask(fresh_demo, fresh_demo.policy.principal("alice"), q["question"])

@@ -115,3 +115,12 @@ def test_erased_documents_never_enter_a_dataset(tidal) -> None:
 
 def test_sentences_keep_only_real_sentences() -> None:
     assert sentences("# Title\n\nShort one. This sentence has enough words in it. Ok.") == ["This sentence has enough words in it."]
+
+
+def test_nobody_builds_training_text_under_a_profile_that_shows_more_than_their_own(tidal) -> None:
+    from core.errors import AccessDenied
+
+    ledger, docs = tidal
+    dave = ledger.policy.principal("dave")
+    with pytest.raises(AccessDenied, match="would keep"):
+        build_dataset(ledger, dave, "qa", doc_ids=[docs["turbine-maintenance"]], redaction_profile="compliance")

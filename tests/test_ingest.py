@@ -96,3 +96,21 @@ def test_pii_straddling_a_chunk_boundary_is_redacted_in_both_chunks(ledger, writ
     shown = answer.answer + " ".join(c.text for c in answer.citations)
     assert "Rosalind" not in shown and "Featherstonehaugh" not in shown
     assert "<PERSON_1>" in shown
+
+
+def test_an_upload_never_becomes_a_version_of_a_document_the_uploader_cannot_read(ledger) -> None:  # type: ignore[no-untyped-def]
+    body = b"---\ntitle: Notes\n---\nSettlement talks with the supplier continue next week. " + FILLER.encode()
+    legal = ingest(ledger, ledger.policy.principal("alice"), [Source("notes.md", body, "upload:notes.md")], groups=["legal"], classification="restricted")[0]
+    bobs = ingest(ledger, ledger.policy.principal("bob"), [Source("notes.md", body, "upload:notes.md")], groups=["hr"], classification="internal")[0]
+    assert bobs.doc_id != legal.doc_id and bobs.status == "new" and bobs.groups == ["hr"]
+    assert ledger.store.count(f"doc_id = '{legal.doc_id}'") == legal.chunks
+
+
+def test_relabelling_an_unchanged_file_is_a_new_version(ledger, write_doc) -> None:  # type: ignore[no-untyped-def]
+    ops = ledger.policy.principal("ops")
+    path = write_doc("memo.md", "The canteen opens at eight. " + FILLER)
+    first = ingest(ledger, ops, [Source.from_path(path)])[0]
+    narrowed = ingest(ledger, ops, [Source.from_path(path)], groups=["hr"], classification="confidential")[0]
+    assert narrowed.status == "new_version" and narrowed.doc_id == first.doc_id
+    rows = ledger.store.rows_where(f"doc_id = '{first.doc_id}'")
+    assert {tuple(r["groups"]) for r in rows} == {("hr",)} and {r["classification"] for r in rows} == {"confidential"}

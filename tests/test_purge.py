@@ -160,3 +160,15 @@ def test_bad_requests_are_refused_with_what_to_do(populated) -> None:  # type: i
     with pytest.raises(RagLedgerError, match="requested the erasure"):
         create_request(ledger, alice, doc_id=ids["hr"], requested_by=" ")
     shutil.rmtree(ledger.settings.journal_dir, ignore_errors=True)
+
+
+def test_certificates_are_read_only_with_the_purge_permission(populated) -> None:  # type: ignore[no-untyped-def]
+    from core.erasure import certificate
+
+    ledger, ids, _ = populated
+    alice = ledger.policy.principal("alice")
+    request = create_request(ledger, alice, doc_id=ids["other"], requested_by="DSR-9")
+    execute(ledger, alice, request["request_id"])
+    assert certificate(ledger, alice, request["request_id"])["verified_clean"]
+    with pytest.raises(AccessDenied):
+        certificate(ledger, ledger.policy.principal("carol"), request["request_id"])

@@ -27,7 +27,7 @@ def _progress(step: str, i: int, n: int) -> None:
 def purge_cmd(doc_id: str | None, subject: str | None, scope: str, requested_by: str | None, reason: str, dry_run: bool,
               resume: bool, list_requests_: bool, certificate_of: str | None, as_json: bool, user: str) -> None:
     """Erase a document or a data subject from every store, prove it, and certify it."""
-    from core.erasure import create_request, get_request, list_requests, preview
+    from core.erasure import certificate, create_request, list_requests, preview
     from core.erasure_proof import certificate_markdown
     from core.purge import execute, pending_requests
 
@@ -42,7 +42,7 @@ def purge_cmd(doc_id: str | None, subject: str | None, scope: str, requested_by:
             click.echo(f"{r['request_id']}  {r['kind']:<8} {r['status']:<10} received {r['received_at'][:10]} due {r['due_at'][:10]}{flag}")
         return
     if certificate_of:
-        cert = get_request(ledger, certificate_of)["certificate_json"]
+        cert = certificate(ledger, principal, certificate_of)
         if cert is None:
             raise click.ClickException(f"request {certificate_of} has no certificate yet (run the purge first)")
         emit(cert, as_json, certificate_markdown(cert))

@@ -21,7 +21,7 @@ def ask_cmd(question: str, user: str, k: int, answerer: str | None, as_json: boo
     if as_json:
         d = result.as_dict()
         emit({"answer": d["answer"], "citations": [{k: c[k] for k in ("n", "doc_id", "chunk_id", "title", "score")} for c in d["citations"]],
-              "redactions": d["redactions"], "audit_id": d["audit_id"], "withheld": d["withheld"], "latency_ms": d["latency_ms"]}, True)
+              "redactions": d["redactions"], "audit_id": d["audit_id"], "latency_ms": d["latency_ms"]}, True)
         return
     click.echo(result.answer)
     for c in result.citations:

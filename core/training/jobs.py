@@ -34,6 +34,7 @@ def train(ledger: Ledger, principal: Principal, kind: str, dataset_id: str, *, h
     gone = sorted(set(docs) - active_doc_ids(ledger, docs))
     if gone:
         raise DatasetError(f"dataset {dataset_id} references deleted document(s): {', '.join(gone)}", hint="build a new dataset version")
+    _require_readable(ledger, principal, docs)
     rows = dataset_rows(ledger, dataset_id)
     report = quiet(progress)
     report("preparing the base model", 0, 1)
@@ -58,6 +59,17 @@ def train(ledger: Ledger, principal: Principal, kind: str, dataset_id: str, *, h
         report("registering the checkpoint", 1, 1)
         return register_folder(ledger, principal, kind, folder, dataset=dataset, base_id=base_id, run=run, metrics=metrics,
                                replaces=replaces, move=True)
+
+
+def _require_readable(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> None:
+    """Nobody trains on text they could not read themselves (a dataset built by someone else)."""
+    from core.documents import get_document
+    from core.errors import AccessDenied
+
+    hidden = [d for d in doc_ids if not principal.can_see(get_document(ledger, d)["groups"], get_document(ledger, d)["classification"])]
+    if hidden:
+        raise AccessDenied(f"{principal.name} may not read {len(hidden)} document(s) in this dataset",
+                           hint="build a dataset from documents you may read (`ragledger datasets build`)")
 
 
 def train_embedder(ledger: Ledger, principal: Principal, dataset_id: str, **kw: Any) -> CheckpointInfo:
