@@ -9,7 +9,6 @@ promotes to production; flagged checkpoints can only be replaced (see `retrain`)
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import uuid
@@ -29,7 +28,7 @@ from core.policy import Principal
 from core.registry_events import CheckpointRegistered, CheckpointsFlagged, CheckpointStageChanged
 from core.registry_tables import KINDS, Checkpoint, CheckpointFile, DatasetRow, DatasetVersion, TrainingRun
 from core.tables import utcnow
-from core.training.bases import base_model
+from core.training.bases import base_model, sha256_file
 
 REQUIRED_FILES = {"embedder": ("config.json", "model.safetensors"), "generator": ("adapter_config.json", "adapter_model.safetensors")}
 DATASET_KIND = {"embedder": "pairs", "generator": "qa"}
@@ -64,14 +63,6 @@ class CheckpointInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def hash_folder(folder: Path) -> list[dict[str, Any]]:

@@ -40,7 +40,8 @@ def gguf_folder() -> Path:
     return folder
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Streamed SHA-256 of a file (checkpoint weights are hundreds of MB)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
