@@ -18,7 +18,7 @@ from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii import Span
 from core.policy import Principal
-from core.redaction import Redactor
+from core.redaction import Redactor, guard, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
 
 MAX_QUESTION_CHARS = 2000
@@ -75,17 +75,24 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         raise RagLedgerError(f"the question is {len(question)} characters long", hint=f"keep it under {MAX_QUESTION_CHARS}")
 
     retrieval = retrieve(ledger, principal, question, k)
-    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
+    redactor = redactor_for(ledger, principal)
     passages, citations = [], []
+    shown_guard: Counter[str] = Counter()
     for n, hit in enumerate(retrieval.hits, start=1):
         text = redactor.redact(hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)])
         title = redactor.redact(hit.row["title"], [Span.from_dict(s) for s in json.loads(hit.row.get("title_spans") or "[]")])
+        # The guard covers everything shown beside the answer too: each passage and its title.
+        text, hid_text = _guard(ledger, redactor, text)
+        title, hid_title = _guard(ledger, redactor, title)
+        shown_guard.update(hid_text)
+        shown_guard.update(hid_title)
         passages.append(Passage(n, title, text, hit.fused, hit.vector_score))
         citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, title, round(hit.fused, 5), text))
 
     engine = get_answerer(answerer or ledger.default_answerer())
     result = engine.answer(question, passages)
-    answer_text, guard = _guard(ledger, redactor, result.text)
+    answer_text, guarded = _guard(ledger, redactor, result.text)
+    guarded = dict(Counter(guarded) + shown_guard)
     if not result.knows:
         citations = []
         redactor.counts.clear()  # nothing of the passages was shown, so nothing was redacted for the asker
@@ -103,7 +110,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
                     "content_hash": retrieval.hits[c.n - 1].row["content_hash"], "used": c.used} for c in citations],
             withheld=retrieval.withheld,
             redactions=dict(redactor.counts),
-            guard_redactions=guard,
+            guard_redactions=guarded,
             answerer=engine.identity,
             embedder=ledger.embedder.identity,
             latency_ms=round(latency, 2),
@@ -111,19 +118,12 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         )
     )
     return AskResult(answer_text, citations, dict(redactor.counts), audit_id, len(retrieval.withheld), round(latency, 2),
-                     engine.identity, result.knows, guard)
+                     engine.identity, result.knows, guarded)
 
 
 def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:
-    """Last line of defence: a pattern-only scan of the final answer for types the asker may not see."""
-    hidden = [e for e in ledger.policy.files.analyzed_entities if redactor.must_hide(e)]
-    found = [s for s in pii.scan_patterns(text, hidden, ledger.recognizers) if "<" not in text[s.start:s.end] and "*" not in text[s.start:s.end]]
-    if not found:
-        return text, {}
-    before = Counter(redactor.counts)
-    guarded = redactor.redact(text, found)
-    after = Counter(redactor.counts)
-    return guarded, dict(after - before)
+    """Last line of defence over the answer: see core.redaction.guard."""
+    return guard(redactor, text, ledger.policy.files.analyzed_entities, ledger.recognizers)
 
 
 def redact_question(ledger: Ledger, question: str, hits: list | None = None) -> str:

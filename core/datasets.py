@@ -261,7 +261,7 @@ def build_dataset(
     profile = ledger.policy.redaction.profiles[profile_name]
     texts = {}
     for c in chunks:
-        redactor = Redactor(profile, ledger.redaction_secret)  # one per chunk: pseudonyms never link people across chunks
+        redactor = Redactor(profile, ledger.redaction_secret, ledger.policy.redaction.allowlist)  # one per chunk: pseudonyms never link people across chunks
         title = redactor.redact(c["title"], [Span.from_dict(s) for s in json.loads(c.get("title_spans") or "[]")])
         texts[c["chunk_id"]] = (title, redactor.redact(c["text"], [Span.from_dict(s) for s in spans_of(c)]))
     if progress:

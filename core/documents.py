@@ -13,7 +13,7 @@ from core.policy import Principal
 from core.tables import DocumentRow
 from core.guard import require_audited
 from core.pii import Span
-from core.redaction import Redactor
+from core.redaction import redactor_for
 
 
 def _as_dict(row: DocumentRow) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def list_documents(ledger: Ledger, principal: Principal, *, include_erased: bool
         rows = [DocumentRow.model_validate(dict(r)) for r in conn.execute(select(DocumentRow.__table__).order_by(DocumentRow.title)).mappings()]  # type: ignore[attr-defined]
     docs = [_as_dict(r) for r in rows if include_erased or r.status == "active"]
     visible = [d for d in docs if principal.can_see(d["groups"], d["classification"])]
-    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
+    redactor = redactor_for(ledger, principal)
     for d in visible:
         d["title"] = redactor.redact(d["title"], [Span.from_dict(s) for s in json.loads(d.pop("title_spans") or "[]")])
         d.pop("source_key", None)  # may hold a personal file name; an internal key only
@@ -58,7 +58,7 @@ def titles_for(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> dict
     with ledger.engine.connect() as conn:
         rows = conn.execute(select(table.c.doc_id, table.c.title, table.c.title_spans, table.c.groups, table.c.classification)
                             .where(table.c.doc_id.in_(doc_ids))).all()
-    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
+    redactor = redactor_for(ledger, principal)
     return {
         r[0]: redactor.redact(r[1], [Span.from_dict(s) for s in json.loads(r[2] or "[]")])
         if principal.can_see(json.loads(r[3]), r[4]) else NOT_VISIBLE

@@ -18,7 +18,7 @@ from core.guard import require_audited
 from core.ledger import Ledger
 from core.pii import Span
 from core.policy import Principal
-from core.redaction import Redactor
+from core.redaction import redactor_for
 from core.registry import get_checkpoint
 from core.registry_tables import Checkpoint, DatasetRow, TrainingRun
 from core.tables import AuditRecord, DocumentRow
@@ -48,7 +48,7 @@ def _doc_titles(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> dic
     t = DocumentRow.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
         rows = {r["doc_id"]: dict(r) for r in conn.execute(select(t).where(t.c.doc_id.in_(doc_ids))).mappings()}
-    redactor = Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret)
+    redactor = redactor_for(ledger, principal)
     out = {}
     for d in doc_ids:
         r = rows.get(d)

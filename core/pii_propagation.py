@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from core.pii import Span, resolve_overlaps
+from core.pii import Span, merge_overlaps
 
 DERIVED_SCORE = 0.6
 _LOCAL_PART = re.compile(r"^([a-z]{2,})[._-]([a-z]{2,})(?:[._-]([a-z]{2,}))?$")
@@ -36,4 +36,4 @@ def propagate_person_spans(text: str, spans: list[Span]) -> list[Span]:
     names = {text[s.start:s.end] for s in spans if s.entity_type == "PERSON" and " " in text[s.start:s.end].strip()}
     names |= _names_from_emails(text, spans)
     added = [Span("PERSON", a, b, DERIVED_SCORE) for name in names for a, b in _occurrences(text, name)]
-    return resolve_overlaps(spans + added) if added else spans
+    return merge_overlaps(spans + added) if added else spans

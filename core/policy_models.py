@@ -28,10 +28,27 @@ class RedactionRule(Strict):
     keep_last: int = Field(default=4, ge=0, le=8, description="mask: characters left visible at the end")
 
 
+class Allowlist(Strict):
+    """Organisation vocabulary that a deny-by-default profile never hides as an unrecognised proper noun:
+    product, team, system and policy names. Numbers that are years, money amounts, durations,
+    percentages or article/section references are recognised by rule (core/redaction_allow.py)."""
+
+    terms: list[str] = []
+
+
+class DenyUnrecognized(Strict):
+    """Recall first: besides what the recognizers typed, hide every proper-noun run and every digit run
+    of at least `min_digits` digits that the allowlist does not cover."""
+
+    proper_nouns: bool = True
+    min_digits: int = Field(default=5, ge=4, le=12)
+
+
 class RedactionProfile(Strict):
     description: str = ""
     default: RedactionRule = RedactionRule(operator="placeholder")
     entities: dict[str, RedactionRule] = {}
+    deny_unrecognized: DenyUnrecognized | None = None
 
     def rule_for(self, entity_type: str) -> RedactionRule:
         # Default deny: an entity type the profile does not name gets the profile's default (a placeholder).
@@ -147,3 +164,4 @@ class PrincipalsFile(Strict):
 class RedactionFile(Strict):
     profiles: dict[str, RedactionProfile]
     recognizers: list[Recognizer] = []
+    allowlist: Allowlist = Allowlist()

@@ -9,34 +9,87 @@ import hashlib
 import hmac
 from collections import Counter
 
-from core.pii import Span
-from core.policy_models import RedactionProfile, RedactionRule
+from typing import TYPE_CHECKING
 
+from core import pii
+from core.pii import Span
+from core.pii_types import CATCH_ALL, NUMBER
+from core.policy_models import Allowlist, RedactionProfile, RedactionRule
+from core.pii_catchall import digit_runs
+from core.redaction_allow import AllowedTerms, number_allowed
+
+if TYPE_CHECKING:
+    from core.ledger import Ledger
+    from core.policy import Principal
+
+KEEP = RedactionRule(operator="keep")
+
+
+def strictness(rule: RedactionRule) -> int:
+    """How much of a value an operator leaves readable: keep shows it, a mask its tail, the others nothing."""
+    if rule.operator == "keep":
+        return 0
+    if rule.operator == "mask" and rule.keep_last:
+        return 1
+    return 2
 
 
 class Redactor:
-    def __init__(self, profile: RedactionProfile, secret: bytes = b"") -> None:
+    def __init__(self, profile: RedactionProfile, secret: bytes = b"", allowlist: Allowlist | None = None) -> None:
         """`secret` keys the hash operator (HMAC): without it, a short value such as an IP address
-        could be recovered by hashing every candidate."""
+        could be recovered by hashing every candidate. `allowlist` is the organisation vocabulary a
+        deny-by-default profile lets through."""
         self.profile = profile
         self.secret = secret
+        self.allowed = AllowedTerms(allowlist)
         self.counts: Counter[str] = Counter()
         self._pseudonyms: dict[tuple[str, str], str] = {}
 
-    def redact(self, text: str, spans: list[Span]) -> str:
-        """Replace every span whose rule is not 'keep'; spans must not overlap (resolve_overlaps)."""
-        out, cursor = [], 0
+    def rule(self, span: Span, text: str) -> RedactionRule:
+        """The strictest operator among the span's candidate types; a deny-by-default candidate is
+        hidden only by a profile that denies unrecognised values and only when not allowed."""
+        if span.entity_type in CATCH_ALL:
+            deny = self.profile.deny_unrecognized
+            if deny is None:
+                return KEEP
+            value = text[span.start:span.end]
+            if span.entity_type == NUMBER:
+                allowed = number_allowed(text, span.start, span.end, deny.min_digits)
+            else:
+                allowed = not deny.proper_nouns or self.allowed.proper_noun_allowed(value)
+            return KEEP if allowed else self.profile.rule_for(span.entity_type)
+        rules = [self.profile.rule_for(t) for t in span.types if t not in CATCH_ALL]
+        return max(rules, key=strictness)  # max keeps the first of equals: the primary type's rule
+
+    def redact(self, text: str, spans: list[Span], kept: list[tuple[int, int, int]] | None = None) -> str:
+        """Replace every span whose rule is not 'keep'; spans must not overlap (merge_overlaps).
+        `kept`, when given, receives (start in the result, start in `text`, length) of every piece of
+        the original copied unchanged, so a caller can tell which original characters were shown."""
+        out, cursor, length = [], 0, 0
+
+        def copy(a: int, b: int) -> None:
+            nonlocal length
+            if b > a:
+                if kept is not None:
+                    kept.append((length, a, b - a))
+                out.append(text[a:b])
+                length += b - a
+
         for span in sorted(spans, key=lambda s: s.start):
             if span.start < cursor or span.end > len(text):
                 continue
-            rule = self.profile.rule_for(span.entity_type)
+            rule = self.rule(span, text)
             if rule.operator == "keep":
                 continue
-            out.append(text[cursor : span.start])
-            out.append(self._replace(text[span.start : span.end], span.entity_type, rule))
-            self.counts[span.entity_type] += 1
+            label = span.entity_type if self.profile.rule_for(span.entity_type) == rule else next(
+                t for t in span.types if self.profile.rule_for(t) == rule)
+            copy(cursor, span.start)
+            replacement = self._replace(text[span.start : span.end], label, rule)
+            out.append(replacement)
+            length += len(replacement)
+            self.counts[label] += 1
             cursor = span.end
-        out.append(text[cursor:])
+        copy(cursor, len(text))
         return "".join(out)
 
     def must_hide(self, entity_type: str) -> bool:
@@ -69,3 +122,37 @@ def spans_in_window(spans: list[Span], start: int, end: int) -> list[Span]:
             continue
         out.append(Span(s.entity_type, max(s.start, start) - start, min(s.end, end) - start, s.score))
     return out
+
+
+def redactor_for(ledger: "Ledger", principal: "Principal") -> Redactor:
+    """The redactor of one answer or one listing for `principal`: its role's profile, the home's hash
+    key and the organisation's allowlist."""
+    return Redactor(ledger.policy.profile_for(principal), ledger.redaction_secret, ledger.policy.redaction.allowlist)
+
+
+def _already_hidden(text: str, start: int, end: int) -> bool:
+    """Inside a placeholder, pseudonym, hash or mask that redaction already wrote."""
+    value = text[start:end]
+    if "<" in value or "*" in value or (start > 0 and text[start - 1] == "*"):
+        return True
+    opening, closing = text.rfind("<", 0, start), text.rfind(">", 0, start)
+    return opening > closing
+
+
+def guard(redactor: Redactor, text: str, entities: list[str], recognizers: tuple = ()) -> tuple[str, dict[str, int]]:
+    """Last line of defence over anything shown (answer, passage, title): a pattern-only Presidio scan
+    for the types the reader may not see, and the reader's deny-by-default rule for digit runs, applied
+    to text that redaction already passed. Returns the guarded text and what it hid."""
+    if not text:
+        return text, {}
+    hidden = [e for e in entities if redactor.must_hide(e)]
+    found = [s for s in pii.scan_patterns(text, hidden, recognizers) if not _already_hidden(text, s.start, s.end)]
+    if redactor.profile.deny_unrecognized is not None:
+        taken = [(s.start, s.end) for s in found]
+        found += [Span(NUMBER, a, b, 0.3) for a, b in digit_runs(text)
+                  if all(b <= x or a >= y for x, y in taken) and not _already_hidden(text, a, b)]
+    if not found:
+        return text, {}
+    before = Counter(redactor.counts)
+    guarded = redactor.redact(text, found)
+    return guarded, dict(Counter(redactor.counts) - before)

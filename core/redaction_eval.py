@@ -1,29 +1,42 @@
-"""Redaction quality, measured: precision and recall of PII detection on labelled sentences.
+"""Redaction quality, measured on a held-out test part that no rule was tuned on.
 
-The project ships its own sample set (tests/data/redaction_samples.jsonl, fake data, exact
-character-offset labels); users add theirs with `--samples FILE` (same JSONL shape:
-{"text": ..., "spans": [{"type", "start", "end"}]}). The default configuration (policy recognizers,
-score threshold, false-positive list in core/pii.py) is compared with vanilla Presidio (AnalyzerEngine
-with the small spaCy model and its default recognizers) through the same harness: same sentences,
-same entity types, same overlap resolution, same matching rule.
+Two corpora ship with the project (tests/data/make_pii_corpus.py, Faker, nine locales): the tuning part
+(pii_tune.jsonl, with the older hand-written redaction_samples.jsonl) on which recognizers, thresholds and
+the allowlist may be tuned, and the test part (pii_test.jsonl: other templates, other seed) whose figures
+are the ones reported. Users evaluate their own labelled data with `--samples FILE` (same JSONL shape:
+{"text": ..., "spans": [{"type", "start", "end"}], "locale"?: ...}).
 
-Matching rule: a predicted span is a true positive when it has the gold span's type and their overlap
-covers at least half of the longer of the two (one prediction per gold span).
+Two questions are answered:
+- detection, per entity type and locale: precision and recall of the analyzer's typed spans (a prediction
+  matches a labelled value of its category family when they overlap by at least half of the longer one);
+- exposure, per redaction profile: of the labelled values the profile must hide, how many a reader of that
+  profile is still shown after the product's own redaction and guard (core/redaction_leaks.py), and what
+  share of what it hid was personal data (precision).
+Vanilla Presidio (same spaCy model, its default recognizers and threshold, every finding redacted) is
+measured beside, on the same samples.
 """
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from core import pii
+from core import pii, pii_types
 from core.config import REPO_ROOT
 from core.errors import RagLedgerError
 from core.pii import Span
+from core.redaction import Redactor
+from core.redaction_leaks import ProfileLeaks, score_profile, shown_with_coverage
 
-DEFAULT_SAMPLES = REPO_ROOT / "tests" / "data" / "redaction_samples.jsonl"
+if TYPE_CHECKING:
+    from core.policy import Policy
+
+DATA = REPO_ROOT / "tests" / "data"
+TEST_SAMPLES = DATA / "pii_test.jsonl"
+TUNE_SAMPLES = (DATA / "pii_tune.jsonl", DATA / "redaction_samples.jsonl")
+DEFAULT_SAMPLES = TEST_SAMPLES
 RESULT_FILE = "redaction_eval.json"  # under RAGLEDGER_HOME: the overview shows the last run
 
 
@@ -43,21 +56,6 @@ class Scores:
 
     def as_dict(self) -> dict[str, Any]:
         return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": self.precision, "recall": self.recall}
-
-
-@dataclass
-class EvalReport:
-    name: str
-    sentences: int
-    per_type: dict[str, Scores] = field(default_factory=dict)
-    overall: Scores = field(default_factory=Scores)
-    shared: Scores = field(default_factory=Scores)  # over the types vanilla Presidio can detect at all
-    misses: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sentences": self.sentences, "overall": self.overall.as_dict(),
-                "shared_types": self.shared.as_dict(),
-                "per_type": {t: s.as_dict() for t, s in sorted(self.per_type.items())}}
 
 
 def load_samples(path: Path) -> list[dict]:
@@ -81,38 +79,63 @@ def load_samples(path: Path) -> list[dict]:
 
 
 def _matches(gold: dict, pred: Span) -> bool:
-    if gold["type"] != pred.entity_type:
+    if pred.entity_type not in pii_types.family(gold["type"]):
         return False
     overlap = min(gold["end"], pred.end) - max(gold["start"], pred.start)
     return overlap > 0 and overlap >= 0.5 * max(gold["end"] - gold["start"], pred.end - pred.start)
 
 
-def score(name: str, samples: list[dict], detect: Callable[[str], list[Span]], types: list[str], shared: set[str]) -> EvalReport:
-    report = EvalReport(name, len(samples))
-    per: dict[str, Scores] = {t: Scores() for t in types}
-    for s in samples:
-        gold = [g for g in s["spans"] if g["type"] in per]
-        preds = [p for p in detect(s["text"]) if p.entity_type in per]
+def _gold_type_of(pred_type: str, gold_types: set[str]) -> str:
+    return next((g for g in gold_types if pred_type in pii_types.family(g)), pred_type)
+
+
+def score_detection(samples: list[dict], predictions: list[list[Span]]) -> dict[str, Any]:
+    """Precision and recall per gold type, per locale, and overall (typed spans only)."""
+    gold_types = {g["type"] for s in samples for g in s["spans"]}
+    per: dict[str, Scores] = defaultdict(Scores)
+    per_locale: dict[str, Scores] = defaultdict(Scores)
+    misses: list[dict] = []
+    for s, preds in zip(samples, predictions):
+        preds = [p for p in preds if p.entity_type not in pii_types.CATCH_ALL]
+        locale = s.get("locale", "unknown")
         used: set[int] = set()
-        for g in gold:
+        for g in s["spans"]:
             hit = next((i for i, p in enumerate(preds) if i not in used and _matches(g, p)), None)
+            for target in (per[g["type"]], per_locale[locale]):
+                if hit is None:
+                    target.fn += 1
+                else:
+                    target.tp += 1
             if hit is None:
-                per[g["type"]].fn += 1
-                report.misses.append({"text": s["text"], "missed": g["type"], "value": s["text"][g["start"]:g["end"]]})
+                misses.append({"missed": g["type"], "value": s["text"][g["start"]:g["end"]], "text": s["text"], "locale": locale})
             else:
                 used.add(hit)
-                per[g["type"]].tp += 1
         for i, p in enumerate(preds):
-            if i not in used:
-                per[p.entity_type].fp += 1
-                report.misses.append({"text": s["text"], "false_positive": p.entity_type, "value": s["text"][p.start:p.end]})
-    report.per_type = {t: sc for t, sc in per.items() if sc.tp + sc.fp + sc.fn}
-    for t, sc in report.per_type.items():
-        for target in (report.overall, report.shared) if t in shared else (report.overall,):
-            target.tp += sc.tp
-            target.fp += sc.fp
-            target.fn += sc.fn
-    return report
+            if i not in used and not any(p.start < g["end"] and p.end > g["start"] for g in s["spans"]):
+                per[_gold_type_of(p.entity_type, gold_types)].fp += 1
+                per_locale[locale].fp += 1
+                misses.append({"false_positive": p.entity_type, "value": s["text"][p.start:p.end], "text": s["text"], "locale": locale})
+    overall = Scores(sum(x.tp for x in per.values()), sum(x.fp for x in per.values()), sum(x.fn for x in per.values()))
+    return {"overall": overall.as_dict(), "per_type": {t: v.as_dict() for t, v in sorted(per.items())},
+            "per_locale": {loc: v.as_dict() for loc, v in sorted(per_locale.items())}, "errors": misses[:300]}
+
+
+def score_exposure(policy: "Policy", samples: list[dict], predictions: list[list[Span]]) -> dict[str, Any]:
+    """Per profile: values it must hide that are still shown, and what share of what it hid was personal."""
+    entities, recognizers = policy.files.analyzed_entities, tuple(policy.redaction.recognizers)
+    out: dict[str, Any] = {}
+    for name, profile in sorted(policy.redaction.profiles.items()):
+        leaks = ProfileLeaks()
+        by_locale: dict[str, ProfileLeaks] = defaultdict(ProfileLeaks)
+        for s, spans in zip(samples, predictions):
+            redactor = Redactor(profile, b"evaluation", policy.redaction.allowlist)
+            shown, covered, hidden = shown_with_coverage(redactor, s["text"], spans, entities, recognizers)
+            score_profile(leaks, s, shown, covered, profile, hidden)
+            score_profile(by_locale[s.get("locale", "unknown")], s, shown, covered, profile, hidden)
+        out[name] = {**leaks.as_dict(), "per_locale": {loc: {k: v for k, v in lk.as_dict().items() if k != "visible_by_type"}
+                                                       for loc, lk in sorted(by_locale.items())},
+                     "examples": leaks.examples[:50]}
+    return out
 
 
 def vanilla_analyzer():  # type: ignore[no-untyped-def]
@@ -125,52 +148,124 @@ def vanilla_analyzer():  # type: ignore[no-untyped-def]
     return AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
 
 
-def evaluate(entities: list[str], recognizers: tuple = (), samples_path: Path | None = None) -> dict[str, Any]:
-    """Evaluate the default configuration and vanilla Presidio on the same samples."""
-    samples = load_samples(samples_path or DEFAULT_SAMPLES)
-    types = sorted(set(entities) | {g["type"] for s in samples for g in s["spans"]})
-    vanilla = vanilla_analyzer()
-    vanilla_types = set(vanilla.get_supported_entities(language="en"))
+def _vanilla_exposure(samples: list[dict], predictions: list[list[Span]]) -> dict[str, Any]:
+    """Vanilla Presidio redacting every finding: how many labelled values stay visible."""
+    from core.redaction_leaks import SENSITIVE, value_visible
 
-    def detect_vanilla(text: str) -> list[Span]:
-        results = vanilla.analyze(text=text, language="en", entities=[t for t in types if t in vanilla_types])
-        return pii.resolve_overlaps([Span(r.entity_type, r.start, r.end, r.score) for r in results])
+    leaks = ProfileLeaks()
+    for s, spans in zip(samples, predictions):
+        covered = [(p.start, p.end) for p in spans]
+        for g in s["spans"]:
+            leaks.must_hide += 1
+            leaks.must_hide_by_type[g["type"]] += 1
+            sensitive = g["type"] in SENSITIVE
+            leaks.sensitive_must_hide += sensitive
+            if value_visible(s["text"], g["start"], g["end"], covered):
+                leaks.visible += 1
+                leaks.sensitive_visible += sensitive
+                leaks.visible_by_type[g["type"]] += 1
+        for p in spans:
+            leaks.hidden_spans += 1
+            leaks.hidden_spans_on_gold += any(p.start < g["end"] and p.end > g["start"] for g in s["spans"])
+    return leaks.as_dict()
 
-    def detect_default(text: str) -> list[Span]:
-        return pii.analyze(text, types, recognizers)
 
-    shared = {t for t in types if t in vanilla_types}
-    default = score("default", samples, detect_default, types, shared)
-    base = score("vanilla", samples, detect_vanilla, types, shared)
-    return {"samples": str(samples_path or DEFAULT_SAMPLES), "sentences": len(samples), "types": types,
-            "default": default.as_dict(), "vanilla": base.as_dict(),
-            "default_errors": default.misses[:200], "vanilla_errors": base.misses[:200]}
+def _predict(samples: list[dict], detect: Callable[[str], list[Span]], progress: Callable[[int, int], None] | None) -> list[list[Span]]:
+    out = []
+    for i, s in enumerate(samples):
+        out.append(detect(s["text"]))
+        if progress and (i % 50 == 0 or i == len(samples) - 1):
+            progress(i + 1, len(samples))
+    return out
+
+
+def evaluate_part(policy: "Policy", samples: list[dict], *, vanilla: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    entities, recognizers = policy.files.analyzed_entities, tuple(policy.redaction.recognizers)
+    predictions = _predict(samples, lambda t: pii.analyze(t, entities, recognizers), progress)
+    result: dict[str, Any] = {"sentences": len(samples), "values": sum(len(s["spans"]) for s in samples),
+                              "locales": dict(Counter(s.get("locale", "unknown") for s in samples)),
+                              "detection": score_detection(samples, predictions),
+                              "profiles": score_exposure(policy, samples, predictions)}
+    if vanilla:
+        engine = vanilla_analyzer()
+        supported = engine.get_supported_entities(language="en")
+
+        def detect_vanilla(text: str) -> list[Span]:
+            found = engine.analyze(text=text, language="en", entities=supported)
+            return pii.resolve_overlaps([Span(pii_types.category(r.entity_type), r.start, r.end, r.score) for r in found])
+
+        vpred = _predict(samples, detect_vanilla, None)
+        result["vanilla"] = {"detection": score_detection(samples, vpred), "redact_all": _vanilla_exposure(samples, vpred)}
+    return result
+
+
+def _sample(samples: list[dict], limit: int | None) -> list[dict]:
+    """Every n-th sample, so a limited run still covers every locale and template."""
+    if not limit or limit >= len(samples):
+        return samples
+    step = len(samples) / limit
+    return [samples[int(i * step)] for i in range(limit)]
+
+
+def evaluate(policy: "Policy", samples_path: Path | None = None, *, limit: int | None = None, vanilla: bool = True,
+             with_tuning: bool = False, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """The test part (or `samples_path`), optionally the tuning part beside it, labelled as such."""
+    test = _sample(load_samples(samples_path or TEST_SAMPLES), limit)
+    result: dict[str, Any] = {"samples": str(samples_path or TEST_SAMPLES), "part": "user" if samples_path else "test",
+                              "policy_version": policy.version, "test": evaluate_part(policy, test, vanilla=vanilla, progress=progress)}
+    if with_tuning:
+        tune = _sample([s for p in TUNE_SAMPLES for s in load_samples(p)], limit)
+        result["tuning"] = evaluate_part(policy, tune, vanilla=False)
+        result["tuning"]["note"] = "figures on the data the rules were tuned on: not a result"
+    return result
 
 
 def save_result(home: Path, result: dict[str, Any]) -> Path:
     path = home / RESULT_FILE
-    path.write_text(json.dumps({k: v for k, v in result.items() if not k.endswith("_errors")}, indent=2))
+    path.write_text(json.dumps(_without_examples(result), indent=2, ensure_ascii=False))
     return path
+
+
+def _without_examples(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without_examples(v) for k, v in obj.items() if k not in ("errors", "examples")}
+    return obj
 
 
 def last_result(home: Path) -> dict[str, Any] | None:
     path = home / RESULT_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    return result if "test" in result else None  # a result of the older format: run the evaluation again
 
 
 def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per entity type (and 'overall', 'shared types'): default vs vanilla."""
+    """Detection on the test part, one row per entity type: ours vs vanilla Presidio."""
+    part = result["test"]
+    ours, van = part["detection"]["per_type"], (part.get("vanilla") or {}).get("detection", {}).get("per_type", {})
     rows = []
-    for t in result["types"]:
-        d, v = result["default"]["per_type"].get(t), result["vanilla"]["per_type"].get(t)
-        if d is None and v is None:
-            continue
-        rows.append({"type": t, "default_precision": d and d["precision"], "default_recall": d and d["recall"],
+    for t in sorted(set(ours) | set(van)):
+        d, v = ours.get(t), van.get(t)
+        rows.append({"type": t, "precision": d and d["precision"], "recall": d and d["recall"],
                      "vanilla_precision": v and v["precision"], "vanilla_recall": v and v["recall"],
                      "support": (d or v)["tp"] + (d or v)["fn"]})
-    for label, key in (("overall", "overall"), ("shared types", "shared_types")):
-        d, v = result["default"][key], result["vanilla"][key]
-        rows.append({"type": label, "default_precision": d["precision"], "default_recall": d["recall"],
-                     "vanilla_precision": v["precision"], "vanilla_recall": v["recall"], "support": d["tp"] + d["fn"]})
+    d, v = part["detection"]["overall"], (part.get("vanilla") or {}).get("detection", {}).get("overall")
+    rows.append({"type": "overall", "precision": d["precision"], "recall": d["recall"],
+                 "vanilla_precision": v and v["precision"], "vanilla_recall": v and v["recall"], "support": d["tp"] + d["fn"]})
     return rows
 
+
+def profile_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Exposure on the test part, one row per redaction profile (and vanilla Presidio redacting all)."""
+    part = result["test"]
+    rows = [{"profile": name, "must_hide": p["must_hide"], "visible": p["visible"], "visible_share": p["visible_share"],
+             "recall": p["recall"], "precision": p["precision"], "sensitive_visible": p["sensitive_visible"]}
+            for name, p in part["profiles"].items()]
+    if part.get("vanilla"):
+        v = part["vanilla"]["redact_all"]
+        rows.append({"profile": "vanilla Presidio (redact all)", "must_hide": v["must_hide"], "visible": v["visible"],
+                     "visible_share": v["visible_share"], "recall": v["recall"], "precision": v["precision"],
+                     "sensitive_visible": v["sensitive_visible"]})
+    return rows

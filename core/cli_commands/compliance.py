@@ -23,24 +23,37 @@ def redaction() -> None:
 
 
 @redaction.command("evaluate")
-@click.option("--samples", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="JSONL of labelled sentences (default: the bundled set)")
+@click.option("--samples", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="JSONL of labelled samples (default: the bundled held-out test part)")
+@click.option("--limit", type=click.IntRange(min=1), help="evaluate every n-th sample only, about this many")
+@click.option("--with-tuning", is_flag=True, help="also show the figures on the tuning part, labelled as such")
+@click.option("--no-vanilla", is_flag=True, help="skip the vanilla Presidio comparison")
 @click.option("--json", "as_json", is_flag=True)
-def redaction_evaluate(samples: Path | None, as_json: bool) -> None:
-    """Precision and recall per entity type: the default configuration vs vanilla Presidio (spaCy sm)."""
-    from core.redaction_eval import evaluate, save_result, table_rows
+def redaction_evaluate(samples: Path | None, limit: int | None, with_tuning: bool, no_vanilla: bool, as_json: bool) -> None:
+    """Detection per type and locale, and what each profile still shows, on the held-out test part."""
+    from core.redaction_eval import evaluate, profile_rows, save_result, table_rows
 
     ledger = open_ledger()
-    result = evaluate(ledger.policy.files.analyzed_entities, ledger.recognizers, samples)
+    progress = None if as_json else (lambda done, total: click.echo(f"  analysed {done}/{total}", err=True))
+    result = evaluate(ledger.policy, samples, limit=limit, vanilla=not no_vanilla, with_tuning=with_tuning, progress=progress)
     save_result(ledger.settings.home, result)
     if as_json:
-        emit({k: v for k, v in result.items() if not k.endswith("_errors")}, True)
+        emit(result, True)
         return
-    click.echo(f"{result['sentences']} sentences from {result['samples']}")
-    click.echo(f"{'type':<16}{'default P':>10}{'default R':>10}{'vanilla P':>10}{'vanilla R':>10}{'support':>9}")
+    part = result["test"]
+    click.echo(f"{part['sentences']} samples, {part['values']} labelled values from {result['samples']} ({result['part']} part)")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    click.echo(f"\n{'type':<16}{'P':>8}{'R':>8}{'vanilla P':>11}{'vanilla R':>11}{'support':>9}")
     for r in table_rows(result):
-        click.echo(f"{r['type']:<16}{fmt(r['default_precision']):>10}{fmt(r['default_recall']):>10}"
-                   f"{fmt(r['vanilla_precision']):>10}{fmt(r['vanilla_recall']):>10}{r['support']:>9}")
+        click.echo(f"{r['type']:<16}{fmt(r['precision']):>8}{fmt(r['recall']):>8}{fmt(r['vanilla_precision']):>11}"
+                   f"{fmt(r['vanilla_recall']):>11}{r['support']:>9}")
+    click.echo(f"\n{'profile':<30}{'must hide':>10}{'visible':>9}{'share':>8}{'precision':>11}{'ids/cards/banks visible':>25}")
+    for r in profile_rows(result):
+        click.echo(f"{r['profile']:<30}{r['must_hide']:>10}{r['visible']:>9}{fmt(r['visible_share']):>8}"
+                   f"{fmt(r['precision']):>11}{r['sensitive_visible']:>25}")
+    if "tuning" in result:
+        t = result["tuning"]
+        click.echo(f"\nTuning part ({t['note']}): " + ", ".join(f"{n} visible {fmt(p['visible_share'])}" for n, p in t["profiles"].items()))
 
 
 @cli.group()

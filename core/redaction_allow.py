@@ -1,0 +1,52 @@
+"""What a deny-by-default profile lets through: organisation vocabulary, and numbers that say how
+much, how long or which article rather than who.
+
+Decided at retrieval time on the stored candidates (core/pii_catchall.py), with the text around them,
+so an allowlist edit in policies/redaction.yaml takes effect on the next question.
+"""
+from __future__ import annotations
+
+import re
+
+from core.policy_models import Allowlist
+
+# Calendar words are capitalised in English and tagged as proper nouns; they identify nobody.
+CALENDAR = frozenset("""january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct nov dec
+mon tue tues wed thu thurs fri sat sun""".split())
+_CURRENCY = r"(?:[$€£¥]|usd|eur|gbp|chf|sek|pln|nok|dkk|jpy|inr)"
+_UNITS = (r"(?:%|percent|per cent|days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|ms|km|kg|mb|gb|tb|"
+          r"employees|people|staff|users|requests|rows|chunks|records|tickets|items|eur|usd|gbp|chf|sek|pln|euros?|dollars?|pounds?)")
+_BEFORE_MONEY = re.compile(rf"(?i:{_CURRENCY})\s?$")
+_AFTER_UNIT = re.compile(rf"^\s?(?i:{_UNITS})\b")
+_REFERENCE = re.compile(r"(?i:(?:article|art\.|section|sec\.|§|clause|chapter|paragraph|para\.|annex|version|v|rule|step|page|p\.|"
+                        r"ticket|incident|iso|rfc|sev|level|tier|room|floor|gate|line|no\.|nr\.|#)\s?)$")
+_YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_YEAR_RANGE = re.compile(r"^(?:19|20)\d{2}\s?[-/]\s?(?:(?:19|20)?\d{2})$")
+
+
+def number_allowed(text: str, start: int, end: int, min_digits: int) -> bool:
+    value = text[start:end]
+    digits = sum(ch.isdigit() for ch in value)
+    if digits < min_digits or _YEAR.match(value) or _YEAR_RANGE.match(value):
+        return True
+    before, after = text[max(0, start - 12):start], text[end:end + 14]
+    if re.match(r"^\d{1,3}(?:[,.]\d{3})+(?:[,.]\d{1,2})?$", value) and (_BEFORE_MONEY.search(before) or _AFTER_UNIT.match(after)):
+        return True
+    return bool(_BEFORE_MONEY.search(before) or _AFTER_UNIT.match(after) or _REFERENCE.search(before))
+
+
+class AllowedTerms:
+    """Case-insensitive phrase and word lookup over the policy's allowlist."""
+
+    def __init__(self, allowlist: Allowlist | None) -> None:
+        terms = [t.strip().casefold() for t in (allowlist.terms if allowlist else []) if t.strip()]
+        self.phrases = frozenset(terms)
+        self.words = frozenset(w for t in terms for w in re.findall(r"[\w'-]+", t))
+
+    def proper_noun_allowed(self, value: str) -> bool:
+        folded = value.strip().casefold()
+        if folded in self.phrases:
+            return True
+        words = re.findall(r"[\w'-]+", folded)
+        return bool(words) and all(w in self.words or w in CALENDAR for w in words)
