@@ -14,6 +14,11 @@ from core.policy_models import Allowlist
 CALENDAR = frozenset("""january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct nov dec
 mon tue tues wed thu thurs fri sat sun""".split())
+# Words that name a part of a document or an organisation, capitalised by convention ("Article 17",
+# "Annex B", "the People Team"); alone or together they never identify a person.
+STRUCTURE = frozenset("""article art section chapter annex appendix clause part schedule table figure step page paragraph
+policy procedure team department office committee board group division unit programme program project
+q1 q2 q3 q4 h1 h2 fy""".split())
 _CURRENCY = r"(?:[$€£¥]|usd|eur|gbp|chf|sek|pln|nok|dkk|jpy|inr)"
 _UNITS = (r"(?:%|percent|per cent|days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|ms|km|kg|mb|gb|tb|"
           r"employees|people|staff|users|requests|rows|chunks|records|tickets|items|eur|usd|gbp|chf|sek|pln|euros?|dollars?|pounds?)")
@@ -49,4 +54,4 @@ class AllowedTerms:
         if folded in self.phrases:
             return True
         words = re.findall(r"[\w'-]+", folded)
-        return bool(words) and all(w in self.words or w in CALENDAR for w in words)
+        return bool(words) and all(w in self.words or w in CALENDAR or w in STRUCTURE for w in words)

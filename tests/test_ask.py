@@ -36,6 +36,13 @@ def test_compliance_officer_gets_each_demo_answer_with_a_citation_of_its_source(
     assert "[1]" in result.answer or any(f"[{c.n}]" in result.answer for c in used)
 
 
+@pytest.mark.parametrize("q", [q for q in QUESTIONS if "all-staff" in q["groups"]], ids=lambda q: q["source"])
+def test_an_employee_still_gets_each_answer_she_may_read(fresh_demo, q) -> None:  # type: ignore[no-untyped-def]
+    """Deny-by-default redaction (unrecognised names and long numbers hidden) keeps the answers useful."""
+    result = ask(fresh_demo, fresh_demo.policy.principal("carol"), q["question"])
+    assert q["answer_contains"] in result.answer, result.answer
+
+
 @pytest.mark.parametrize("who", ["bob", "carol", "dave"])
 def test_nobody_receives_a_passage_outside_their_groups_or_clearance(fresh_demo, who) -> None:  # type: ignore[no-untyped-def]
     from core.documents import get_document
@@ -61,10 +68,11 @@ def test_redaction_differs_by_role_on_the_same_passage(fresh_demo) -> None:  # t
 
 def test_hr_manager_sees_names_but_no_government_ids(fresh_demo) -> None:  # type: ignore[no-untyped-def]
     bob = fresh_demo.policy.principal("bob")
-    result = ask(fresh_demo, bob, "What is the social security number on the onboarding record?")
+    result = ask(fresh_demo, bob, "Under which SSN will the final W-2 form of Tobias Hallberg be issued?")
     shown = result.answer + " ".join(c.text for c in result.citations)
-    assert result.citations
-    assert "<US_SSN>" in shown or result.redactions.get("US_SSN", 0) >= 0
+    assert any("Hallberg" in c.title for c in result.citations)
+    assert "<US_SSN>" in shown and result.redactions.get("US_SSN", 0) > 0
+    assert "287-54-1163" not in shown and "Tobias" in shown  # HR sees the name, never the id
     import re
 
     assert not re.search(r"\b\d{3}-\d{2}-\d{4}\b", shown)
@@ -138,3 +146,29 @@ def test_output_guard_redacts_what_an_answerer_leaks(fresh_demo) -> None:  # typ
     [record] = fresh_demo.audit.records(record_id=result.audit_id)
     assert record["payload"]["guard_redactions"] == result.guard_redactions
     assert "4111" not in record["text"]["answer"]
+
+
+def test_the_guard_covers_passages_and_titles_analysed_under_an_older_policy(tmp_path, write_doc) -> None:  # type: ignore[no-untyped-def]
+    """A document analysed before a recognizer existed keeps stale spans until re-analysis; the guard
+    still hides what the reader may not see in every passage and title shown beside the answer."""
+    import shutil
+
+    from core.ingest import Source, ingest
+    from tests.conftest import make_ledger
+
+    old = tmp_path / "old-policies"
+    shutil.copytree(REPO_ROOT / "policies", old)
+    policy = yaml.safe_load((old / "policy.yaml").read_text())
+    policy["analyzed_entities"] = [e for e in policy["analyzed_entities"] if e not in ("CREDIT_CARD", "NUMBER", "IBAN_CODE")]
+    (old / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    home = tmp_path / "home"
+    before = make_ledger(home, policies=old)
+    path = write_doc("refunds.md", "Refunds for the travel budget go back to card 4111 1111 1111 1111 within ten days.",
+                     title="Refunds to 4111 1111 1111 1111")
+    ingest(before, before.policy.principal("ops"), [Source.from_path(path)])
+    now = make_ledger(home)
+    result = ask(now, now.policy.principal("carol"), "Where do refunds for the travel budget go back to?")
+    assert result.citations
+    for c in result.citations:
+        assert "4111" not in c.text and "4111" not in c.title
+    assert result.guard_redactions.get("CREDIT_CARD", 0) >= 2
