@@ -13,7 +13,7 @@ import time
 
 from core.config import REPO_ROOT
 from core.policy import load_policy
-from core.redaction_eval import evaluate
+from core.redaction_eval import DATA, evaluate
 
 
 def main() -> None:
@@ -36,6 +36,11 @@ def main() -> None:
                          "redact_all_sensitive_visible": test["vanilla"]["redact_all"]["sensitive_visible"]},
         "tuning_part_not_a_result": {n: p["visible_share"] for n, p in tune["profiles"].items()},
     }
+    # A second draw of the test templates with new values, made after the first test figures were seen.
+    draw2 = evaluate(policy, DATA / "pii_test_draw2.jsonl", limit=limit, vanilla=False)["test"]
+    figures["draw2"] = {"samples": draw2["sentences"], "detection": {k: draw2["detection"]["overall"][k] for k in ("precision", "recall")},
+                        "profiles": {n: {k: p[k] for k in ("visible_share", "precision", "sensitive_visible")}
+                                     for n, p in draw2["profiles"].items()}}
     print(json.dumps(figures))
 
 

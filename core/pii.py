@@ -195,6 +195,17 @@ def _despaced(text: str, entities: list[str], recognizers: tuple[Recognizer, ...
     return found
 
 
+_VOCABULARY: dict[int, frozenset[str]] = {}
+
+
+def _vocabulary(engine) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    """The English common-word list of the engine's English pipeline, built once per engine."""
+    key = id(engine)
+    if key not in _VOCABULARY:
+        _VOCABULARY[key] = pii_catchall.common_words(engine.nlp_engine.get_nlp("en"))
+    return _VOCABULARY[key]
+
+
 def _engine_entities(engine, entities: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
     return pii_types.detectors_for(entities, set(engine.get_supported_entities(language="en")))
 
@@ -215,7 +226,7 @@ def analyze(text: str, entities: list[str], recognizers: tuple[Recognizer, ...] 
              if s.entity_type in wanted and text[s.start:s.end].strip().lower() not in FALSE_POSITIVES]
     spans = merge_overlaps([_uncertain(text, s) for s in spans])
     if wanted & pii_types.CATCH_ALL:
-        extra = pii_catchall.candidates(text, artifacts.tokens, [(s.start, s.end) for s in spans])
+        extra = pii_catchall.candidates(text, artifacts.tokens, [(s.start, s.end) for s in spans], _vocabulary(engine))
         spans += [Span(t, a, b, pii_catchall.CATCH_ALL_SCORE) for t, a, b in extra if t in wanted]
     return sorted(spans, key=lambda s: s.start)
 

@@ -22,12 +22,24 @@ DIGIT_RUN = re.compile(r"(?<![\w(])\(?\d(?:[ .\-/()]{0,2}\d)*\)?(?![\w])")
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "la", "le", "di", "da", "du", "del", "dos", "das", "ter", "ten", "y", "bin", "al", "-", "'"})
 
 
-def _is_name_like(tok) -> bool:  # type: ignore[no-untyped-def]
-    """A proper noun by spaCy's tagger, or a capitalised word inside a sentence that the tagger did not
-    call a common word of the sentence's grammar (small models tag unknown foreign names as NOUN or X)."""
+def common_words(nlp) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    """English common words (the WordNet index the English pipeline's lemmatizer ships with, ~90,000
+    nouns, verbs, adjectives and adverbs): a capitalised word among them that the tagger did not call a
+    proper noun is a heading or a sentence start, not a name."""
+    try:
+        index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    except (KeyError, ValueError):  # a pipeline without lookup tables: no vocabulary, every candidate kept
+        return frozenset()
+    return frozenset(w for words in index.values() for w in words)
+
+
+def _name_like(tok, vocabulary: frozenset[str] = frozenset()) -> bool:  # type: ignore[no-untyped-def]
+    """A proper noun by spaCy's tagger, or a capitalised word the tagger called a common noun or adjective
+    (small models tag unknown foreign names so): inside a sentence always, at its start only when no
+    English dictionary holds the word."""
     text = tok.text
-    if not text[:1].isupper() or not any(ch.isalpha() for ch in text):
-        return False
+    if not text[:1].isupper() or not any(ch.isalpha() for ch in text) or any(ch.isdigit() for ch in text):
+        return False  # names hold no digits: "TR-55821" is a reference (its number is a NUMBER candidate)
     if text.isupper() and len(text) <= 5:  # acronyms (HR, VPN, SSO) name teams and systems, not people
         return False
     if tok.pos_ == "PROPN":
@@ -35,7 +47,9 @@ def _is_name_like(tok) -> bool:  # type: ignore[no-untyped-def]
     if tok.is_stop or tok.pos_ not in {"NOUN", "X", "ADJ"}:
         return False
     if not tok.is_sent_start:
-        return True
+        return True  # capitalised inside a sentence: a name unless the tagger said otherwise
+    if text.lower() in vocabulary:
+        return False  # a dictionary word starting a sentence or a heading ("Incident follow-up", "Payroll")
     # At the start of a sentence (or a CSV field) a capitalised singular noun directly followed by a
     # comma or a verb is far more often a name ("Caroline lives", "Zajko,") than a word; before a colon
     # or alone on a line it is a label or a heading ("Ticket:", "## Investigation").
@@ -43,10 +57,14 @@ def _is_name_like(tok) -> bool:  # type: ignore[no-untyped-def]
     return tok.tag_ != "NNS" and nxt is not None and (nxt.text in {",", ";"} or nxt.pos_ in {"VERB", "AUX", "PROPN"})
 
 
-def proper_noun_runs(doc) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+def proper_noun_runs(doc, vocabulary: frozenset[str] = frozenset()) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
     """Character ranges of consecutive name-like tokens (particles may join two of them)."""
     runs: list[tuple[int, int]] = []
     tokens = list(doc)
+
+    def _is_name_like(tok) -> bool:  # type: ignore[no-untyped-def]
+        return _name_like(tok, vocabulary)
+
     i = 0
     while i < len(tokens):
         if not _is_name_like(tokens[i]):
@@ -59,7 +77,7 @@ def proper_noun_runs(doc) -> list[tuple[int, int]]:  # type: ignore[no-untyped-d
                 j += 1
             elif nxt.text.lower() in _PARTICLES and j + 2 < len(tokens) and _is_name_like(tokens[j + 2]):
                 j += 2
-            elif not tokens[j].whitespace_ and (end := _hyphen_chain_end(tokens, j)) > j:
+            elif not tokens[j].whitespace_ and (end := _hyphen_chain_end(tokens, j, vocabulary)) > j:
                 j = end  # "Marion-la-Forêt", "Étienne-sur-Da Silva": one place name
             else:
                 break
@@ -68,12 +86,12 @@ def proper_noun_runs(doc) -> list[tuple[int, int]]:  # type: ignore[no-untyped-d
     return runs
 
 
-def _hyphen_chain_end(tokens: list, j: int) -> int:  # type: ignore[type-arg]
+def _hyphen_chain_end(tokens: list, j: int, vocabulary: frozenset[str] = frozenset()) -> int:  # type: ignore[type-arg]
     """The last token of a chain glued to tokens[j] by hyphens ("-la-", "-sur-") that ends on a name-like token."""
     k, end = j, j
     while k + 1 < len(tokens) and not tokens[k].whitespace_:
         k += 1
-        if tokens[k].text != "-" and tokens[k].text.islower() is False and _is_name_like(tokens[k]):
+        if tokens[k].text != "-" and tokens[k].text.islower() is False and _name_like(tokens[k], vocabulary):
             end = k
         elif tokens[k].text != "-" and not tokens[k].text.islower():
             break
@@ -84,11 +102,12 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in DIGIT_RUN.finditer(text) if sum(ch.isdigit() for ch in m.group()) >= MIN_STORED_DIGITS]
 
 
-def candidates(text: str, doc, covered: list[tuple[int, int]]) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+def candidates(text: str, doc, covered: list[tuple[int, int]], vocabulary: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
     """PROPER_NOUN and NUMBER candidates that overlap no typed span."""
     def free(a: int, b: int) -> bool:
         return all(b <= s or a >= e for s, e in covered)
 
-    found = [(PROPER_NOUN, a, b) for a, b in (proper_noun_runs(doc) if doc is not None else []) if free(a, b)]
+    runs = proper_noun_runs(doc, vocabulary) if doc is not None else []
+    found = [(PROPER_NOUN, a, b) for a, b in runs if free(a, b)]
     found += [(NUMBER, a, b) for a, b in digit_runs(text) if free(a, b)]
     return found

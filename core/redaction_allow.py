@@ -26,6 +26,8 @@ _BEFORE_MONEY = re.compile(rf"(?i:{_CURRENCY})\s?$")
 _AFTER_UNIT = re.compile(rf"^\s?(?i:{_UNITS})\b")
 _REFERENCE = re.compile(r"(?i:(?:article|art\.|section|sec\.|§|clause|chapter|paragraph|para\.|annex|version|v|rule|step|page|p\.|"
                         r"ticket|incident|iso|rfc|sev|level|tier|room|floor|gate|line|no\.|nr\.|#)\s?)$")
+# "ticket TR-55821", "incident INC-20417": a system's reference code announced as such.
+_REFERENCE_CODE = re.compile(r"(?i:ticket|incident|issue|order|invoice|reference|ref\.?|request|change|release|build|pr)\s+(?-i:[A-Z]{1,6})-$")
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
 _YEAR_RANGE = re.compile(r"^(?:19|20)\d{2}\s?[-/]\s?(?:(?:19|20)?\d{2})$")
 
@@ -38,7 +40,9 @@ def number_allowed(text: str, start: int, end: int, min_digits: int) -> bool:
     before, after = text[max(0, start - 12):start], text[end:end + 14]
     if re.match(r"^\d{1,3}(?:[,.]\d{3})+(?:[,.]\d{1,2})?$", value) and (_BEFORE_MONEY.search(before) or _AFTER_UNIT.match(after)):
         return True
-    return bool(_BEFORE_MONEY.search(before) or _AFTER_UNIT.match(after) or _REFERENCE.search(before))
+    before_code = text[max(0, start - 24):start]
+    return bool(_BEFORE_MONEY.search(before) or _AFTER_UNIT.match(after) or _REFERENCE.search(before)
+                or _REFERENCE_CODE.search(before_code))
 
 
 class AllowedTerms:

@@ -55,8 +55,10 @@ def steuer_id_ok(number: str) -> bool:
 
 
 # Issuer prefixes of the card brands (Visa, Mastercard incl. the 2221-2720 series, Amex, Discover,
-# Diners, JCB, Maestro, UnionPay): a Luhn-valid number elsewhere is more likely an account number.
+# Diners incl. Carte Blanche and enRoute, JCB incl. its older 15-digit 1800/2131 numbers, Maestro,
+# Maestro 0604, UnionPay, Mir): a Luhn-valid number elsewhere is more likely an account number.
 def card_prefix_ok(number: str) -> bool:
     two, four, six = int(number[:2]), int(number[:4]), int(number[:6])
     return (number[0] == "4" or 51 <= two <= 55 or 2221 <= four <= 2720 or two in (34, 37, 36, 38, 30, 35, 62, 50)
-            or 56 <= two <= 69 or number.startswith("6011") or 622126 <= six <= 622925 or 644 <= int(number[:3]) <= 649)
+            or 56 <= two <= 69 or four in (1800, 2131, 2014, 2149) or 2200 <= four <= 2204 or 622126 <= six <= 622925
+            or 644 <= int(number[:3]) <= 649 or number.startswith(("6011", "0604")))

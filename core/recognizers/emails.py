@@ -10,7 +10,7 @@ from core.recognizers import register
 _AT = r"(?:\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*|\s+at\s+|\s+@\s*|\s*@\s+)"
 _DOT = r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>)\s*|\s+dot\s+|\s+\.\s*|\s*\.\s+|\.)"
 # Never the tail of a real address ("Rossi at sofia.rossi@example.com"): no '@' may follow.
-OBFUSCATED = rf"\b[\w.+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[a-z]{{2,6}}\b(?![@.\w])"
+OBFUSCATED = rf"\b[\w.+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[a-z]{{2,6}}\b(?![\w@])(?!\.[\w@])"
 
 register("obfuscated_email", lambda: PatternRecognizer(
     supported_entity="EMAIL_ADDRESS", name="ObfuscatedEmailRecognizer",
