@@ -18,7 +18,7 @@ from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii import Span
 from core.policy import Principal
-from core.redaction import Redactor, guard, redactor_for
+from core.redaction import Redactor, guard, redact_shown, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
 
 MAX_QUESTION_CHARS = 2000
@@ -79,11 +79,10 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
     passages, citations = [], []
     shown_guard: Counter[str] = Counter()
     for n, hit in enumerate(retrieval.hits, start=1):
-        text = redactor.redact(hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)])
-        title = redactor.redact(hit.row["title"], [Span.from_dict(s) for s in json.loads(hit.row.get("title_spans") or "[]")])
         # The guard covers everything shown beside the answer too: each passage and its title.
-        text, hid_text = _guard(ledger, redactor, text)
-        title, hid_title = _guard(ledger, redactor, title)
+        text, hid_text = redact_shown(redactor, hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)], ledger.recognizers)
+        title, hid_title = redact_shown(redactor, hit.row["title"], [Span.from_dict(s) for s in json.loads(hit.row.get("title_spans") or "[]")],
+                                        ledger.recognizers)
         shown_guard.update(hid_text)
         shown_guard.update(hid_title)
         passages.append(Passage(n, title, text, hit.fused, hit.vector_score))

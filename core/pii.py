@@ -15,6 +15,7 @@ and last the deny-by-default candidates (core/pii_catchall.py) where no typed sp
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -260,3 +261,26 @@ def scan_patterns(text: str, entities: list[str], recognizers: tuple[Recognizer,
     wanted = set(entities)
     spans = [Span(pii_types.category(r.entity_type), r.start, r.end, r.score) for r in results]
     return merge_overlaps([_uncertain(text, s) for s in spans if s.entity_type in wanted])
+
+
+# The categories the shown-text scan looks for in every passage and title: those a reader must never see
+# by mistake (ids, cards, bank numbers, e-mail and IP addresses). Names, places and phone numbers need
+# NER or are costly to match; for them the stored analysis and the deny-by-default candidates answer.
+SHOWN_SCAN_CATEGORIES = ["CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER", "US_SSN", "NATIONAL_ID", "PASSPORT",
+                         "US_PASSPORT", "EMAIL_ADDRESS", "IP_ADDRESS"]
+
+
+@functools.lru_cache(maxsize=8192)
+def _scan_shown_cached(text: str, key: str) -> tuple[Span, ...]:
+    return tuple(scan_patterns(text, SHOWN_SCAN_CATEGORIES, _RECOGNIZERS_BY_KEY[key]))
+
+
+_RECOGNIZERS_BY_KEY: dict[str, tuple[Recognizer, ...]] = {}
+
+
+def scan_shown(text: str, recognizers: tuple[Recognizer, ...] = ()) -> list[Span]:
+    """Pattern scan of a stored passage or title for the categories of SHOWN_SCAN_CATEGORIES, cached per
+    text: a passage is scanned once per process however often it is cited."""
+    key = json.dumps([r.model_dump() for r in recognizers], sort_keys=True)
+    _RECOGNIZERS_BY_KEY.setdefault(key, recognizers)
+    return list(_scan_shown_cached(text, key))

@@ -139,6 +139,21 @@ def _already_hidden(text: str, start: int, end: int) -> bool:
     return opening > closing
 
 
+def redact_shown(redactor: Redactor, text: str, stored: list[Span], recognizers: tuple = (),
+                 kept: list[tuple[int, int, int]] | None = None) -> tuple[str, dict[str, int]]:
+    """A stored passage or title as the reader is shown it: its stored spans, plus what a pattern scan
+    of the text finds that the stored analysis missed (a document analysed before a recognizer existed),
+    under the reader's profile. Returns the text and what the scan added to the redaction (the guard's
+    share). The scan runs on the stored text and is cached, so a cited passage costs it once."""
+    found = [s for s in pii.scan_shown(text, recognizers) if all(s.end <= t.start or s.start >= t.end for t in stored)]
+    spans = pii.merge_overlaps(list(stored) + found) if found else stored
+    added: Counter[str] = Counter()
+    for s in found:
+        if redactor.rule(s, text).operator != "keep":
+            added[s.entity_type] += 1
+    return redactor.redact(text, spans, kept), dict(added)
+
+
 def guard(redactor: Redactor, text: str, entities: list[str], recognizers: tuple = ()) -> tuple[str, dict[str, int]]:
     """Last line of defence over anything shown (answer, passage, title): a pattern-only Presidio scan
     for the types the reader may not see, and the reader's deny-by-default rule for digit runs, applied

@@ -1,8 +1,8 @@
 """What a reader is actually shown: the labelled values a profile must hide that stay readable after
 redaction and the guard, measured on character positions of the original text.
 
-The path is the product's own: `pii.analyze` as at ingestion, the reader's `Redactor` as at retrieval,
-then `redaction.guard` as over every shown passage. A labelled value counts as visible when a
+The path is the product's own: `pii.analyze` as at ingestion, then `redaction.redact_shown` with the
+reader's `Redactor`, as every cited passage is shown. A labelled value counts as visible when a
 significant piece of it is left uncovered (a word of three or more letters that is not a street type
 or particle, or three or more digits), and as visible verbatim when the whole value appears unchanged
 in the shown text. A masked card number counts as hidden: showing its last digits is the policy.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from core import pii_types
 from core.pii import Span
 from core.policy_models import RedactionProfile
-from core.redaction import Redactor, guard
+from core.redaction import Redactor, redact_shown
 
 # Pieces of a labelled value that identify nobody on their own.
 GENERIC = frozenset("""street st road rd avenue ave lane ln drive way court place boulevard close square apt suite flat unit
@@ -51,18 +51,12 @@ class ProfileLeaks:
 
 
 def shown_with_coverage(redactor: Redactor, text: str, spans: list[Span], entities: list[str], recognizers: tuple) -> tuple[str, list[tuple[int, int]], list[tuple[int, int]]]:
-    """The shown text, the original character ranges that redaction or the guard replaced, and the
-    ranges redaction itself hid (for precision)."""
+    """The shown text as a cited passage is shown (core.redaction.redact_shown: stored spans plus the
+    shown-text scan), the original character ranges replaced, and the same ranges for precision."""
     kept: list[tuple[int, int, int]] = []
-    redacted = redactor.redact(text, spans, kept)
-    shown_pieces = [(o, o + n) for _, o, n in kept]
-    covered = _complement(shown_pieces, len(text))
-    hidden = list(covered)
-    shown, _ = guard(redactor, redacted, entities, recognizers)
-    if shown != redacted:
-        for a, b in _changed_ranges(redacted, shown):
-            covered += _to_original(kept, a, b)
-    return shown, covered, hidden
+    shown, _ = redact_shown(redactor, text, spans, recognizers, kept)
+    covered = _complement([(o, o + n) for _, o, n in kept], len(text))
+    return shown, covered, list(covered)
 
 
 def _complement(ranges: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
@@ -73,22 +67,6 @@ def _complement(ranges: list[tuple[int, int]], length: int) -> list[tuple[int, i
         cursor = max(cursor, b)
     if cursor < length:
         out.append((cursor, length))
-    return out
-
-
-def _changed_ranges(before: str, after: str) -> list[tuple[int, int]]:
-    import difflib
-
-    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
-    return [(i1, i2) for tag, i1, i2, _, _ in matcher.get_opcodes() if tag in ("replace", "delete") and i2 > i1]
-
-
-def _to_original(kept: list[tuple[int, int, int]], a: int, b: int) -> list[tuple[int, int]]:
-    out = []
-    for out_start, orig_start, length in kept:
-        lo, hi = max(a, out_start), min(b, out_start + length)
-        if lo < hi:
-            out.append((orig_start + lo - out_start, orig_start + hi - out_start))
     return out
 
 
