@@ -57,10 +57,9 @@ def test_ask_as_someone_without_access_gets_nothing_from_the_memo(cli_home) -> N
     home, _, _ = cli_home
     out = json.loads(run(home, "ask", "What was the Q3 travel budget cut to?", "--user", "carol", "--json").stdout)
     assert "240,000" not in out["answer"] and out["citations"] == [] and "withheld" not in out
-    from core.audit import AuditLog
-    from core.db import open_engine
+    from tests.conftest import make_ledger
 
-    record = AuditLog(open_engine(f"sqlite:///{home / 'audit_db' / 'ledger.db'}"), "").records(record_id=out["audit_id"])[0]
+    record = make_ledger(home).audit.records(record_id=out["audit_id"])[0]
     assert record["payload"]["withheld"], "the withheld matches are in the audit record, never shown"
 
 
