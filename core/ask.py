@@ -20,6 +20,7 @@ from core.pii import Span
 from core.policy import Principal
 from core.redaction import Redactor
 from core.retrieval import DEFAULT_K, retrieve
+from core.url_guard import keep_cited_urls
 
 MAX_QUESTION_CHARS = 2000
 
@@ -86,6 +87,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
     engine = get_answerer(answerer or ledger.default_answerer())
     result = engine.answer(question, passages)
     answer_text, guard = _guard(ledger, redactor, result.text)
+    answer_text = keep_cited_urls(answer_text, passages)  # URLs no shown passage contains are dropped
     if not result.knows:
         citations = []
         redactor.counts.clear()  # nothing of the passages was shown, so nothing was redacted for the asker
