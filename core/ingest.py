@@ -107,6 +107,12 @@ def _labels(ledger: Ledger, principal: Principal, source: Source, meta: dict, gr
     chosen_groups = groups or meta.get("groups") or []
     if isinstance(chosen_groups, str):
         chosen_groups = [g.strip() for g in chosen_groups.split(",") if g.strip()]
+    if not isinstance(chosen_groups, list) or not all(isinstance(g, str) and g.strip() for g in chosen_groups):
+        raise IngestError(f"{source.name}: front matter 'groups' must be a list of group names, got {meta.get('groups')!r}",
+                          hint="write e.g. 'groups: [hr, finance]'")
+    for key, types in (("classification", (str,)), ("title", (str, int, float)), ("owner", (str, int, float))):
+        if meta.get(key) is not None and (not isinstance(meta[key], types) or isinstance(meta[key], bool)):
+            raise IngestError(f"{source.name}: front matter '{key}' must be text, got {meta[key]!r}", hint=f"write e.g. '{key}: ...' with a plain value")
     if not chosen_groups:
         raise IngestError(f"{source.name}: no groups given", hint="pass --groups a,b or add 'groups: [...]' to the front matter")
     unknown = [g for g in chosen_groups if g not in ledger.policy.groups]

@@ -124,11 +124,37 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 
 
 def analyze(text: str, entities: list[str], recognizers: tuple[Recognizer, ...] = ()) -> list[Span]:
-    """Full analysis (NER + patterns) of a whole document."""
-    results = full_analyzer(recognizers).analyze(text=text, language="en", entities=entities, score_threshold=MIN_SCORE)
-    spans = [Span(r.entity_type, r.start, r.end, r.score) for r in results]
+    """Full analysis (NER + patterns) of a whole document, in overlapping windows when it is long
+    (spaCy refuses texts over its max_length of 1,000,000 characters, E088, and its memory grows with
+    the length); an entity cut by one window's edge is whole in the next one's overlap."""
+    from core.ingest_limits import ANALYSIS_WINDOW_CHARS
+
+    analyzer = full_analyzer(recognizers)
+    spans: list[Span] = []
+    for offset, window in _windows(text, ANALYSIS_WINDOW_CHARS, overlap=2_000):
+        results = analyzer.analyze(text=window, language="en", entities=entities, score_threshold=MIN_SCORE)
+        spans += [Span(r.entity_type, r.start + offset, r.end + offset, r.score) for r in results]
     spans = [_complete_name(text, s) for s in spans if text[s.start:s.end].strip().lower() not in FALSE_POSITIVES]
     return resolve_overlaps(spans)
+
+
+def _windows(text: str, size: int, overlap: int) -> list[tuple[int, str]]:
+    """(offset, window) pairs covering `text`; each window ends at a line or word break where it can."""
+    if len(text) <= size:
+        return [(0, text)]
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = max(text.rfind("\n", start + size // 2, end), text.rfind(" ", start + size // 2, end))
+            end = cut + 1 if cut > start else end
+        out.append((start, text[start:end]))
+        if end >= len(text):
+            break
+        start = max(end - overlap, start + 1)
+        while start < end and not text[start - 1].isspace():  # begin the next window on a word boundary
+            start += 1
+    return out
 
 
 def _complete_name(text: str, span: Span) -> Span:
