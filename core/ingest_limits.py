@@ -43,7 +43,7 @@ def check_zip(name: str, data: bytes) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except zipfile.BadZipFile as exc:
-        raise IngestError(f"{name}: not a valid .docx (zip) file ({exc})", hint="re-save it from your word processor") from None
+        raise IngestError(f"{name}: cannot read the file: not a valid .docx (zip) file ({exc})", hint="re-save it from your word processor") from None
     if len(members) > MAX_ZIP_MEMBERS:
         raise IngestError(f"{name}: {len(members)} parts inside the .docx, over the limit of {MAX_ZIP_MEMBERS}", hint="re-save it as a plain document")
     total = sum(m.file_size for m in members)
