@@ -274,7 +274,7 @@ def test_bob_uploads_markdown_into_hr_and_sees_it_with_its_pii_summary(home):
     next(s for s in at.selectbox if s.label == "Classification").set_value("confidential")
     next(b for b in at.button if b.label == "Ingest").click().run()
     assert not errors(at), errors(at)
-    done = [s.value for s in at.success]
+    done = [plain(s.value) for s in at.success]
     assert len(done) == 1 and done[0].startswith("Team lunch sign-up: new, 1 chunk, PII: "), done
     assert {"EMAIL_ADDRESS 1", "PERSON 1", "PHONE_NUMBER 1"} <= set(done[0].split("PII: ")[1].split(", "))
     docs = at.dataframe[0].value
