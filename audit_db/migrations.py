@@ -68,3 +68,16 @@ def m002_erasure_requests(conn: Connection) -> None:
     import core.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "erasure_requests")
+
+
+@migration
+def m501_wrapped_key_vault(conn: Connection) -> None:
+    """Keys leave the database in clear: `sealing_keys` holds them wrapped by the master key (with
+    generations); the plaintext rows of `doc_keys` are wrapped as generation 1 and the table dropped.
+    The master key comes from the key store attached to this database (core/keystore.py)."""
+    from core.keystore import store_for
+
+    _create(conn, "sealing_keys")
+    store = store_for(conn)
+    store.check(conn)
+    store.import_legacy(conn)

@@ -20,6 +20,7 @@ from core.pii import Span
 from core.policy import Principal
 from core.redaction import Redactor, guard, redact_shown, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
+from core.url_guard import keep_cited_urls
 
 MAX_QUESTION_CHARS = 2000
 
@@ -92,6 +93,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
     result = engine.answer(question, passages)
     answer_text, guarded = _guard(ledger, redactor, result.text)
     guarded = dict(Counter(guarded) + shown_guard)
+    answer_text = keep_cited_urls(answer_text, passages)  # URLs no shown passage contains are dropped
     if not result.knows:
         citations = []
         redactor.counts.clear()  # nothing of the passages was shown, so nothing was redacted for the asker

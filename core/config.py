@@ -48,5 +48,5 @@ class Settings:
         resolved = Path(home or os.environ.get("RAGLEDGER_HOME") or DEFAULT_HOME).expanduser().resolve()
         policies = Path(os.environ.get("RAGLEDGER_POLICIES") or REPO_ROOT / "policies").resolve()
         url = os.environ.get("RAGLEDGER_DATABASE_URL") or default_database_url(resolved)
-        resolved.mkdir(parents=True, exist_ok=True)
+        resolved.mkdir(parents=True, exist_ok=True, mode=0o700)
         return cls(home=resolved, policies_dir=policies, database_url=url)

@@ -119,6 +119,13 @@ def active_doc_ids(ledger: Ledger, doc_ids: list[str] | None = None) -> set[str]
         return {r[0] for r in conn.execute(q)}
 
 
+def _readable(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> set[str]:
+    table = DocumentRow.__table__  # type: ignore[attr-defined]
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(select(table.c.doc_id, table.c.groups, table.c.classification).where(table.c.doc_id.in_(doc_ids))).all()
+    return {r[0] for r in rows if principal.can_see(json.loads(r[1]), r[2])}
+
+
 def _chunk_order(row: dict[str, Any]) -> tuple:
     """By content, not by random ids: the same corpus gives the same dataset in every home."""
     return (row["title"], row["ord"], row["content_hash"])
@@ -143,9 +150,10 @@ def _governed_chunks(ledger: Ledger, principal: Principal, filters: dict[str, An
         where += " AND " + id_predicate("doc_id", list(wanted))
     active = active_doc_ids(ledger, list(wanted) if wanted else None)
     if wanted:
-        gone = sorted(set(wanted) - active)
+        # Unknown, erased and unreadable ids get one answer: existence outside one's access is not told.
+        gone = sorted(set(wanted) - (active & _readable(ledger, principal, list(wanted))))
         if gone:
-            raise DatasetError(f"document(s) {', '.join(gone)} are not active (erased or unknown)",
+            raise DatasetError(f"document(s) {', '.join(gone)} are not active documents you may read",
                                hint="leave them out; erased documents can never enter a dataset")
     ledger.store.refresh()
     rows = [r for r in ledger.store.rows_where(where) if r["doc_id"] in active and r["doc_id"] not in exclude]

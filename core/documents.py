@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from core.policy import Principal
 from core.tables import DocumentRow
 from core.guard import require_audited
 from core.pii import Span
-from core.redaction import redactor_for
+from core.redaction import Redactor, redactor_for
 
 
 def _as_dict(row: DocumentRow) -> dict[str, Any]:
@@ -35,7 +36,21 @@ def list_documents(ledger: Ledger, principal: Principal, *, include_erased: bool
         d["title"] = redactor.redact(d["title"], [Span.from_dict(s) for s in json.loads(d.pop("title_spans") or "[]")])
         d.pop("source_key", None)  # may hold a personal file name; an internal key only
         d.pop("meta", None)  # raw front matter (e.g. an unredacted title)
+        d["owner"] = owner_as_seen(redactor, d["owner"])
     return visible
+
+
+_TEAM_SLUG = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")
+
+
+def owner_as_seen(redactor: Redactor, owner: str) -> str:
+    """Front-matter `owner` is free text: a team slug ("hr-team", a login) is shown as it is; anything
+    else may be a person's name or address, so it is redacted as one for the reader's profile (no
+    analysis at list time, and no name shown to a role that must not see names)."""
+    if _TEAM_SLUG.match(owner or ""):
+        return owner
+    entity = "EMAIL_ADDRESS" if "@" in owner else "PERSON"
+    return redactor.redact(owner, [Span(entity, 0, len(owner), 1.0)])
 
 
 def get_document(ledger: Ledger, doc_id: str) -> dict[str, Any]:

@@ -84,3 +84,16 @@ class SignIn(AuditEvent):
     kind: ClassVar[str] = "sign_in"
     method: str = "local"
     ok: bool = True
+
+
+@dataclass
+class DocumentRelabelled(AuditEvent):
+    """A change of groups or classification: its own audited action, never folded into a re-ingest."""
+
+    kind: ClassVar[str] = "relabel"
+    doc_id: str = ""
+    old_groups: list[str] = field(default_factory=list)
+    new_groups: list[str] = field(default_factory=list)
+    old_classification: str = ""
+    new_classification: str = ""
+    chunks: int = 0

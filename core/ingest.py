@@ -23,7 +23,7 @@ from core.actions import DOCUMENTS_INGEST
 from core.chunk_store import id_predicate
 from core.chunking import chunk_text
 from core.errors import AccessDenied, IngestError
-from core.events import DocumentIngested
+from core.events import Denied, DocumentIngested
 from core.extract import SUPPORTED, extract
 from core.guard import require_audited
 from core.ledger import Ledger
@@ -107,6 +107,12 @@ def _labels(ledger: Ledger, principal: Principal, source: Source, meta: dict, gr
     chosen_groups = groups or meta.get("groups") or []
     if isinstance(chosen_groups, str):
         chosen_groups = [g.strip() for g in chosen_groups.split(",") if g.strip()]
+    if not isinstance(chosen_groups, list) or not all(isinstance(g, str) and g.strip() for g in chosen_groups):
+        raise IngestError(f"{source.name}: front matter 'groups' must be a list of group names, got {meta.get('groups')!r}",
+                          hint="write e.g. 'groups: [hr, finance]'")
+    for key, types in (("classification", (str,)), ("title", (str, int, float)), ("owner", (str, int, float))):
+        if meta.get(key) is not None and (not isinstance(meta[key], types) or isinstance(meta[key], bool)):
+            raise IngestError(f"{source.name}: front matter '{key}' must be text, got {meta[key]!r}", hint=f"write e.g. '{key}: ...' with a plain value")
     if not chosen_groups:
         raise IngestError(f"{source.name}: no groups given", hint="pass --groups a,b or add 'groups: [...]' to the front matter")
     unknown = [g for g in chosen_groups if g not in ledger.policy.groups]
@@ -131,8 +137,9 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
         source = Source(source.name, source.data, f"{source.key}#{principal.name}")
         existing = _existing(ledger, source.key)
     doc_title = str(title or extracted.meta.get("title") or Path(source.name).stem)
-    same_labels = existing is not None and json.loads(existing.groups) == chosen_groups and existing.classification == level
-    if existing is not None and existing.content_sha256 == sha and existing.status == "active" and same_labels:
+    if existing is not None:
+        check_new_version(ledger, principal, source.name, existing, chosen_groups, level)
+    if existing is not None and existing.content_sha256 == sha and existing.status == "active":
         return IngestResult(existing.doc_id, existing.title, existing.chunk_count, json.loads(existing.pii_summary), "unchanged", existing.version, json.loads(existing.groups), existing.classification)
 
     text = extracted.text
@@ -192,6 +199,27 @@ def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: li
     )
     status = "new_version" if existing is not None else "new"
     return IngestResult(doc_id, doc_title, len(rows), summary, status, version, chosen_groups, level)
+
+
+def may_write(principal: Principal, groups: list[str], level: str) -> bool:
+    """The rule for filing into a label set: every group one's own, the level within one's clearance."""
+    return set(groups) <= set(principal.groups) and class_rank(level) <= principal.clearance_rank
+
+
+def check_new_version(ledger: Ledger, principal: Principal, name: str, existing: DocumentRow, groups: list[str], level: str) -> None:
+    """A new version only by someone who may write every group of the current one, and never a
+    relabel in disguise: changing groups or classification is `documents relabel` (core/relabel.py)."""
+    old_groups = json.loads(existing.groups)
+    if not may_write(principal, old_groups, existing.classification):
+        ledger.audit.append(Denied(actor=principal.name, actor_role=principal.role, action=DOCUMENTS_INGEST.name,
+                                   target=existing.doc_id, reason="new version of a document outside the principal's groups"))
+        raise AccessDenied(f"{principal.name} may not file a new version of {existing.doc_id}: it is filed in {', '.join(old_groups)} "
+                           f"at {existing.classification}", hint="a principal who may write all of its groups must file it")
+    if sorted(old_groups) != sorted(groups) or existing.classification != level:
+        raise IngestError(
+            f"{name}: this would relabel {existing.doc_id} from [{', '.join(old_groups)}] {existing.classification} to [{', '.join(groups)}] {level}",
+            hint=f"relabelling is a separate, audited action: `ragledger documents relabel {existing.doc_id} --groups {','.join(groups)} "
+                 f"--classification {level}`, then ingest the file again")
 
 
 def _existing(ledger: Ledger, key: str) -> DocumentRow | None:

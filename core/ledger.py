@@ -26,11 +26,22 @@ class Ledger:
     @classmethod
     def open(cls, settings: Settings | None = None) -> "Ledger":
         settings = settings or Settings.from_env()
+        from core.home_security import secure_home
+
+        secure_home(settings.home)
         return cls(settings=settings, policy=load_policy(settings.policies_dir))
 
     @cached_property
     def engine(self) -> Engine:
-        return open_engine(self.settings.database_url)
+        # The key vault's master key comes from this home's KMS; attached before the first open so
+        # migration m501 can wrap a legacy database's keys with it.
+        from core.keystore import attach, kms_for_home
+
+        store = attach(self.settings.database_url, kms_for_home(self.settings.home))
+        engine = open_engine(self.settings.database_url)
+        with engine.begin() as conn:
+            store.check(conn)
+        return engine
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 
 from core.actions import MODELS_READ
 from core.datasets import get_dataset
+from core.errors import NotFound
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.pii import Span
@@ -61,9 +62,20 @@ def _doc_titles(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> dic
     return out
 
 
+def _require_readable_document(ledger: Ledger, principal: Principal, doc_id: str) -> None:
+    """Unknown and unreadable ids get the same answer, so lineage never tells whether a document
+    outside one's access exists. An erased document stays traceable to those whose groups held it."""
+    t = DocumentRow.__table__  # type: ignore[attr-defined]
+    with ledger.engine.connect() as conn:
+        r = conn.execute(select(t.c.groups, t.c.classification).where(t.c.doc_id == doc_id)).first()
+    if r is None or not principal.can_see(json.loads(r[0]), r[1]):
+        raise NotFound(f"no document {doc_id!r} that you may read", hint="list documents with `ragledger documents list`")
+
+
 def document_lineage(ledger: Ledger, principal: Principal, doc_id: str) -> dict[str, Any]:
     """Which dataset versions, runs and checkpoints a document reached, and the answers they served."""
     require_audited(ledger, principal, MODELS_READ.name, doc_id)
+    _require_readable_document(ledger, principal, doc_id)
     rt, ct, tt = DatasetRow.__table__, Checkpoint.__table__, TrainingRun.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
         counts = dict(conn.execute(select(rt.c.dataset_id, func.count()).where(rt.c.doc_id == doc_id).group_by(rt.c.dataset_id)).all())

@@ -212,24 +212,54 @@ def _engine_entities(engine, entities: list[str]) -> list[str]:  # type: ignore[
 
 
 def analyze(text: str, entities: list[str], recognizers: tuple[Recognizer, ...] = (), language: str | None = None) -> list[Span]:
-    """Full analysis (NER of the text's language + patterns + deny-by-default candidates) of a whole document."""
+    """Full analysis (NER of the text's language + patterns + deny-by-default candidates) of a whole
+    document, in overlapping windows when it is long (spaCy refuses texts over its max_length of
+    1,000,000 characters, E088, and its memory grows with the length); an entity cut by one window's
+    edge is whole in the next one's overlap."""
+    from core.ingest_limits import ANALYSIS_WINDOW_CHARS
+
     if not text.strip():
         return []
     engine = full_analyzer(recognizers)
     lang = pii_language.nlp_language(language or pii_language.detect(text))
-    artifacts = engine.nlp_engine.process_text(text, lang)
-    results = engine.analyze(text=text, language="en", entities=_engine_entities(engine, entities),
-                             score_threshold=MIN_SCORE, nlp_artifacts=artifacts)
-    wanted = set(entities)
-    spans = [Span(pii_types.category(r.entity_type), r.start, r.end, r.score) for r in results]
-    spans += _despaced(text, _engine_entities(engine, entities), recognizers)
+    wanted, detectors = set(entities), _engine_entities(engine, entities)
+    catch_all = bool(wanted & pii_types.CATCH_ALL)
+    spans: list[Span] = []
+    candidates: list[tuple[str, int, int]] = []
+    for offset, window in _windows(text, ANALYSIS_WINDOW_CHARS, overlap=2_000):
+        artifacts = engine.nlp_engine.process_text(window, lang)
+        results = engine.analyze(text=window, language="en", entities=detectors, score_threshold=MIN_SCORE, nlp_artifacts=artifacts)
+        spans += [Span(pii_types.category(r.entity_type), r.start + offset, r.end + offset, r.score) for r in results]
+        if catch_all:
+            candidates += [(t, a + offset, b + offset) for t, a, b in pii_catchall.candidates(window, artifacts.tokens, [], _vocabulary(engine))]
+    spans += _despaced(text, detectors, recognizers)
     spans = [_complete_name(text, s) for s in spans
              if s.entity_type in wanted and text[s.start:s.end].strip().lower() not in FALSE_POSITIVES]
     spans = merge_overlaps([_uncertain(text, s) for s in spans])
-    if wanted & pii_types.CATCH_ALL:
-        extra = pii_catchall.candidates(text, artifacts.tokens, [(s.start, s.end) for s in spans], _vocabulary(engine))
-        spans += [Span(t, a, b, pii_catchall.CATCH_ALL_SCORE) for t, a, b in extra if t in wanted]
+    covered = [(s.start, s.end) for s in spans]
+    free = {(t, a, b) for t, a, b in candidates if t in wanted and all(b <= x or a >= y for x, y in covered)}
+    # Windows overlap, so a candidate may come twice or cut short once: merged among themselves.
+    spans += merge_overlaps([Span(t, a, b, pii_catchall.CATCH_ALL_SCORE) for t, a, b in free])
     return sorted(spans, key=lambda s: s.start)
+
+
+def _windows(text: str, size: int, overlap: int) -> list[tuple[int, str]]:
+    """(offset, window) pairs covering `text`; each window ends at a line or word break where it can."""
+    if len(text) <= size:
+        return [(0, text)]
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = max(text.rfind("\n", start + size // 2, end), text.rfind(" ", start + size // 2, end))
+            end = cut + 1 if cut > start else end
+        out.append((start, text[start:end]))
+        if end >= len(text):
+            break
+        start = max(end - overlap, start + 1)
+        while start < end and not text[start - 1].isspace():  # begin the next window on a word boundary
+            start += 1
+    return out
 
 
 def _complete_name(text: str, span: Span) -> Span:

@@ -79,8 +79,8 @@ class Policy:
     def principal(self, name: str) -> Principal:
         entry = self.principals.principals.get(name)
         if entry is None:
-            known = ", ".join(sorted(self.principals.principals))
-            raise AuthError(f"unknown principal {name!r}", hint=f"known principals: {known}")
+            # Never list the accounts: the error reaches whoever typed the name.
+            raise AuthError(f"unknown principal {name!r}", hint="check the name (--user or RAGLEDGER_USER); accounts are defined in policies/principals.yaml")
         return self._resolve(name, entry.display_name, entry.role, entry.groups, entry.clearance)
 
     def principal_names(self) -> list[str]:

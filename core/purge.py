@@ -191,9 +191,9 @@ def _sql_compact(ledger: Ledger, principal: Principal, request: dict[str, Any], 
         vacuum_sqlite(ledger)
         return {"sqlite": "wal truncated, vacuumed, secure_delete on"}
     with ledger.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for name in ("documents", "doc_keys", "audit_records"):
+        for name in ("documents", "sealing_keys", "audit_records"):
             conn.execute(text(f"VACUUM FULL {name}"))
-        return {"postgresql": "VACUUM FULL documents, doc_keys, audit_records"}
+        return {"postgresql": "VACUUM FULL documents, sealing_keys, audit_records"}
 
 
 def vacuum_sqlite(ledger: Ledger) -> None:

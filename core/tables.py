@@ -67,10 +67,26 @@ class DocumentRow(SQLModel, table=True):
 
 
 class DocKey(SQLModel, table=True):
-    """Per-document sealing keys. Deleting a row crypto-shreds every audit text sealed with it."""
+    """Legacy (before m501): plaintext per-document keys. A fresh database still creates it in m001;
+    m501 wraps its rows into `sealing_keys` and drops it."""
 
     __tablename__ = "doc_keys"
 
     ref: str = Field(primary_key=True)
     key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SealingKey(SQLModel, table=True):
+    """The key vault (core/keystore.py): one row per key generation, the key wrapped by the master key.
+
+    `wrapped` is NULL for a tombstone: the ref's keys were destroyed (crypto-shredded), and the
+    generation number is kept so a later key for the same ref never reuses it."""
+
+    __tablename__ = "sealing_keys"
+
+    ref: str = Field(primary_key=True)
+    generation: int = Field(primary_key=True)
+    wrapped: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    kms: str = "file"
     created_at: datetime = Field(default_factory=utcnow)

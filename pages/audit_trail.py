@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.audit_views import chain_status, export_trail, list_trail, record_detail
+from core.safe_text import inert_markdown
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("audit.read", "audit")
@@ -20,7 +21,7 @@ if status:
         st.error(f"Hash chain BROKEN at record {status['first_bad_seq']} ({status['first_bad_record']}): {status['reason']}")
 
 cols = st.columns(4)
-kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "sign_in", "purge", "erasure_certificate", "training", "model"], default=[])
+kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "relabel", "sign_in", "purge", "erasure_certificate", "training", "model"], default=[])
 actor = cols[1].text_input("Actor")
 since = cols[2].date_input("From", value=None)
 until = cols[3].date_input("To", value=None)
@@ -60,8 +61,8 @@ if record_id:
         if detail["erased"]:
             st.warning("The text of this record was erased (a cited document was purged). Its facts and hash remain.")
         elif detail["text"]:
-            st.markdown(f"**Question:** {detail['text'].get('question', '')}")
-            st.markdown(f"**Answer:** {detail['text'].get('answer', '')}")
+            st.markdown(f"**Question:** {inert_markdown(detail['text'].get('question', ''))}")
+            st.markdown(f"**Answer:** {inert_markdown(detail['text'].get('answer', ''))}")
         if p.get("cited"):
             st.markdown("**Sources cited**")
             st.dataframe(pd.DataFrame([{**c, "title": detail["titles"].get(c["doc_id"], "(erased)")} for c in p["cited"]]), hide_index=True)

@@ -1,11 +1,10 @@
 """Chat: ask, and see the answer with its cited, redacted sources."""
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from core.ask import ask
+from core.safe_text import inert_label, inert_markdown, inert_passage
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("ask", "chat")
@@ -15,14 +14,10 @@ st.caption("Answers come only from documents your groups and clearance allow; pe
 history = st.session_state.setdefault("chat_history", [])
 
 
-def _passage(text: str) -> str:
-    """A cited chunk inside its expander: the chunk's own Markdown headings become bold lines, so a
-    passage does not render page-sized headings inside the answer."""
-    return re.sub(r"(?m)^#{1,6}\s+(.+)$", r"**\1**", text)
-
-
 def render(result) -> None:  # type: ignore[no-untyped-def]
-    st.markdown(result.answer)
+    # Answers, passages, titles and questions are untrusted text: shown inert (no images, no links,
+    # no headings), see core/safe_text.py.
+    st.markdown(inert_markdown(result.answer))
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
     if result.redactions:
         meta.append("redacted: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result.redactions.items())))
@@ -30,21 +25,21 @@ def render(result) -> None:  # type: ignore[no-untyped-def]
     # asker that documents outside their clearance match the question.
     st.caption(" · ".join(meta))
     for c in result.citations:
-        with st.expander(f"[{c.n}] {c.title}" + ("" if c.used else " (not quoted)")):
-            st.markdown(_passage(c.text))
+        with st.expander(f"[{c.n}] {inert_label(c.title)}" + ("" if c.used else " (not quoted)")):
+            st.markdown(inert_passage(c.text))
             st.caption(f"{c.doc_id} / {c.chunk_id} · score {c.score:.4f}")
 
 
 for turn in history:
     with st.chat_message("user"):
-        st.markdown(turn["question"])
+        st.markdown(inert_markdown(turn["question"]))
     with st.chat_message("assistant"):
         render(turn["result"])
 
 question = st.chat_input("Ask a question about your documents")
 if question:
     with st.chat_message("user"):
-        st.markdown(question)
+        st.markdown(inert_markdown(question))
     with st.chat_message("assistant"):
         with st.spinner("Searching the documents you may read…"):
             result = run_core(lambda: ask(ledger, principal, question))

@@ -7,6 +7,7 @@ import streamlit as st
 from core.documents import list_documents
 from core.ingest import Source, ingest
 from core.policy_models import CLASSIFICATION_LEVELS
+from core.safe_text import inert_label
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("documents.read", "documents")
@@ -29,7 +30,7 @@ if principal.may("documents.ingest"):
             if results:
                 for r in results:
                     pii = ", ".join(f"{k} {v}" for k, v in sorted(r.pii.items())) or "none"
-                    st.success(f"{r.title}: {r.status.replace('_', ' ')}, {r.chunks} chunk{'s' * (r.chunks != 1)}, PII: {pii}")
+                    st.success(f"{inert_label(r.title)}: {r.status.replace('_', ' ')}, {r.chunks} chunk{'s' * (r.chunks != 1)}, PII: {pii}")
 
 docs = run_core(lambda: list_documents(ledger, principal)) or []
 st.caption(f"{len(docs)} documents visible to you")

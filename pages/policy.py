@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.policy_admin import diff, loaded_policies, save, validate
+from core.safe_text import inert_label, inert_markdown, inert_passage
 from core.simulation import simulate
 from pages.common import page_guard, run_core
 
@@ -40,11 +41,11 @@ with see_as:
                                 (right, f"Your view ({principal.name})", sim.own)):
             with col:
                 st.subheader(label)
-                st.markdown(res.answer)
+                st.markdown(inert_markdown(res.answer))
                 st.caption(f"{len(res.citations)} citations · redactions {res.redactions or 'none'} · withheld {res.withheld}")
                 for c in res.citations:
-                    with st.expander(f"[{c.n}] {c.title}"):
-                        st.write(c.text)
+                    with st.expander(f"[{c.n}] {inert_label(c.title)}"):
+                        st.markdown(inert_passage(c.text))
         if sim.only_in_own:
             st.info(f"{len(sim.only_in_own)} passage(s) in your view are not in {sim.target}'s.")
 

@@ -18,6 +18,16 @@ def _answer(actor: str = "bob", docs: tuple[str, ...] = ("doc_aaaaaaaaaaaaaaaa",
                         cited=[{"n": i + 1, "doc_id": d, "chunk_id": f"chk_{i:020d}", "score": 0.5, "content_hash": "h"} for i, d in enumerate(docs)])
 
 
+@pytest.fixture(autouse=True)
+def _key_vault(db_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Raw engines here have no Ledger: give their database a master key of the test's own (the
+    environment variable reaches the worker processes of the concurrency test too)."""
+    from core.keystore import MASTER_KEY_ENV, FileKms, attach
+
+    monkeypatch.setenv(MASTER_KEY_ENV, str(tmp_path / "master.key"))
+    attach(db_url, FileKms(tmp_path / "master.key"))
+
+
 @pytest.fixture
 def log(db_url):  # type: ignore[no-untyped-def]
     return AuditLog(open_engine(db_url), "test-policy")

@@ -57,17 +57,17 @@ def test_ask_as_someone_without_access_gets_nothing_from_the_memo(cli_home) -> N
     home, _, _ = cli_home
     out = json.loads(run(home, "ask", "What was the Q3 travel budget cut to?", "--user", "carol", "--json").stdout)
     assert "240,000" not in out["answer"] and out["citations"] == [] and "withheld" not in out
-    from core.audit import AuditLog
-    from core.db import open_engine
+    from tests.conftest import make_ledger
 
-    record = AuditLog(open_engine(f"sqlite:///{home / 'audit_db' / 'ledger.db'}"), "").records(record_id=out["audit_id"])[0]
+    record = make_ledger(home).audit.records(record_id=out["audit_id"])[0]
     assert record["payload"]["withheld"], "the withheld matches are in the audit record, never shown"
 
 
 def test_unknown_user_is_a_clear_error(cli_home) -> None:  # type: ignore[no-untyped-def]
     home, _, _ = cli_home
     proc = run(home, "ask", "hi", "--user", "mallory", check=False)
-    assert proc.returncode == 3 and "unknown principal 'mallory'" in proc.stderr and "known principals" in proc.stderr
+    assert proc.returncode == 3 and "unknown principal 'mallory'" in proc.stderr and "principals.yaml" in proc.stderr
+    assert not any(name in proc.stderr for name in ("alice", "bob", "carol", "dave", "ops")), "no account is listed"
 
 
 def test_bad_file_is_a_clear_error(cli_home, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -106,11 +106,11 @@ def test_an_upload_never_becomes_a_version_of_a_document_the_uploader_cannot_rea
     assert ledger.store.count(f"doc_id = '{legal.doc_id}'") == legal.chunks
 
 
-def test_relabelling_an_unchanged_file_is_a_new_version(ledger, write_doc) -> None:  # type: ignore[no-untyped-def]
+def test_relabelling_through_a_reingest_is_refused_naming_the_relabel_command(ledger, write_doc) -> None:  # type: ignore[no-untyped-def]
     ops = ledger.policy.principal("ops")
     path = write_doc("memo.md", "The canteen opens at eight. " + FILLER)
     first = ingest(ledger, ops, [Source.from_path(path)])[0]
-    narrowed = ingest(ledger, ops, [Source.from_path(path)], groups=["hr"], classification="confidential")[0]
-    assert narrowed.status == "new_version" and narrowed.doc_id == first.doc_id
+    with pytest.raises(IngestError, match=rf"memo\.md: this would relabel {first.doc_id} .*documents relabel {first.doc_id} --groups hr --classification confidential"):
+        ingest(ledger, ops, [Source.from_path(path)], groups=["hr"], classification="confidential")
     rows = ledger.store.rows_where(f"doc_id = '{first.doc_id}'")
-    assert {tuple(r["groups"]) for r in rows} == {("hr",)} and {r["classification"] for r in rows} == {"confidential"}
+    assert {tuple(r["groups"]) for r in rows} == {("all-staff",)}, "nothing changed"

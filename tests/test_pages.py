@@ -25,6 +25,7 @@ from ui_support import (
     expected_pages,
     navigation,
     page_as,
+    plain,
     principal,
     sign_in,
     signed_in_as,
@@ -80,7 +81,7 @@ def assistant_text(at) -> str:  # type: ignore[no-untyped-def]
     for msg in at.chat_message:
         if msg.name == "assistant":
             out += [m.value for m in msg.markdown] + [c.value for c in msg.caption] + [e.label for e in msg.expander]
-    return "\n".join(out)
+    return plain("\n".join(out))
 
 
 def hr_doc_ids(home: Path) -> set[str]:
@@ -168,8 +169,8 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     bob_result = bob.session_state["chat_history"][-1]["result"]
     assert {c.doc_id for c in bob_result.citations} & hr_docs, "bob's answer comes from the HR record"
     first = bob.expander[0]
-    assert first.label.startswith("[1] Exit interview notes - Tobias Hallberg")
-    passage = "\n".join(m.value for m in first.markdown)
+    assert plain(first.label).startswith("[1] Exit interview notes - Tobias Hallberg")
+    passage = plain("\n".join(m.value for m in first.markdown))
     assert "issued under SSN <US_SSN>" in passage and "tobias.hallberg@example.net" in passage
     assert "withheld" not in shown, "the asker is not told how many matches access control withheld"
 
@@ -188,11 +189,11 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
 
     # A question she may read: the cited passage is shown, redacted for her role (strict).
     carol.chat_input[0].set_value(TRAVEL["question"]).run()
-    answer = [m.value for m in carol.chat_message[-1].markdown][0]
+    answer = plain([m.value for m in carol.chat_message[-1].markdown][0])
     assert "EUR 42" in answer and "[1]" in answer
     first = carol.expander[0]
-    assert first.label.startswith("[1] Business travel and expenses policy")
-    passage = "\n".join(m.value for m in first.markdown)
+    assert plain(first.label).startswith("[1] Business travel and expenses policy")
+    passage = plain("\n".join(m.value for m in first.markdown))
     assert "within <LOCATION> is EUR 42" in passage and "Germany" not in passage
     assert passage.startswith("**Meals and per diem**"), "the chunk's heading is a bold line, not a page heading"
     assert len(carol.chat_message) == 4, "the chat keeps its history"
@@ -273,7 +274,7 @@ def test_bob_uploads_markdown_into_hr_and_sees_it_with_its_pii_summary(home):
     next(s for s in at.selectbox if s.label == "Classification").set_value("confidential")
     next(b for b in at.button if b.label == "Ingest").click().run()
     assert not errors(at), errors(at)
-    done = [s.value for s in at.success]
+    done = [plain(s.value) for s in at.success]
     assert len(done) == 1 and done[0].startswith("Team lunch sign-up: new, 1 chunk, PII: "), done
     assert {"EMAIL_ADDRESS 1", "PERSON 1", "PHONE_NUMBER 1"} <= set(done[0].split("PII: ")[1].split(", "))
     docs = at.dataframe[0].value

@@ -45,7 +45,7 @@ def _state(ledger) -> dict:  # type: ignore[no-untyped-def]
     ledger.store.refresh()
     with ledger.engine.connect() as conn:
         docs = sorted(tuple(r) for r in conn.execute(text("SELECT doc_id, status, title, chunk_count FROM documents")))
-        keys = sorted(r[0] for r in conn.execute(text("SELECT ref FROM doc_keys")))
+        keys = sorted(r[0] for r in conn.execute(text("SELECT ref FROM sealing_keys WHERE wrapped IS NOT NULL AND ref <> '_kms_check'")))
         requests = sorted(tuple(r) for r in conn.execute(text("SELECT status, subject_sealed IS NULL FROM erasure_requests")))
     cert = ledger.audit.records(kinds=["purge"])[0]["payload"]
     return {

@@ -141,13 +141,20 @@ def navigation(at: AppTest) -> list[str]:
     return offered
 
 
+def plain(markdown: str) -> str:
+    """Markdown source as a reader sees it: pages escape stored text (core/safe_text.py)."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def texts(at: AppTest) -> str:
     """Everything a user reads on the page (markdown, captions, alerts, titles), one string."""
     parts: list[str] = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "success", "info", "warning", "error", "text", "code"):
         parts.extend(str(e.value) for e in getattr(at, kind))
     parts.extend(e.label for e in at.expander)
-    return "\n".join(parts)
+    return plain("\n".join(parts))
 
 
 def errors(at: AppTest) -> list[str]:

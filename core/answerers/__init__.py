@@ -47,4 +47,4 @@ def get_answerer(name: str = "extractive", **options: object) -> Answerer:
     return ANSWERERS[name](**options)
 
 
-from core.answerers import extractive  # noqa: E402,F401  (built-ins register on import)
+from core.answerers import extractive, generative  # noqa: E402,F401  (built-ins register on import: extractive, openai-http)

@@ -67,6 +67,26 @@ def documents_list(as_json: bool, user: str) -> None:
         click.echo(f"{d['doc_id']}  {d['classification']:<12} {','.join(d['groups']):<20} {d['chunk_count']:>3}  {d['title']}")
 
 
+@documents.command("relabel")
+@click.argument("doc_id")
+@click.option("--groups", help="comma-separated new groups (default: unchanged)")
+@click.option("--classification", type=click.Choice(["public", "internal", "confidential", "restricted"]), help="new level (default: unchanged)")
+@click.option("--json", "as_json", is_flag=True)
+@user_option(DEFAULT_CLI_USER)
+def documents_relabel(doc_id: str, groups: str | None, classification: str | None, as_json: bool, user: str) -> None:
+    """Change a document's groups or classification (audited; needs documents.ingest on both label sets)."""
+    from core.relabel import relabel
+
+    ledger = open_ledger()
+    out = relabel(ledger, ledger.policy.principal(user), doc_id,
+                  groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None, classification=classification)
+    if as_json:
+        emit(out, True)
+        return
+    click.echo(f"{doc_id}: [{', '.join(out['old']['groups'])}] {out['old']['classification']} -> "
+               f"[{', '.join(out['new']['groups'])}] {out['new']['classification']} ({out['chunks']} chunks)")
+
+
 @cli.group()
 def demo() -> None:
     """The bundled demo corpus."""
