@@ -68,3 +68,17 @@ def m002_erasure_requests(conn: Connection) -> None:
     import core.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "erasure_requests")
+
+
+@migration
+def m601_erasure_confirmation(conn: Connection) -> None:
+    """Erasure requests record the officer's exclusions and typed confirmation, and cancellation.
+    A database created after this model change already has the columns (m002 creates the table
+    from the model), so only the missing ones are added."""
+    from sqlalchemy import inspect
+
+    have = {c["name"] for c in inspect(conn).get_columns("erasure_requests")}
+    for name, kind in (("excluded_json", "TEXT"), ("confirmed_at", "VARCHAR"), ("confirmed_by", "VARCHAR"),
+                       ("cancelled_at", "VARCHAR"), ("cancel_reason", "VARCHAR")):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE erasure_requests ADD COLUMN {name} {kind}"))
