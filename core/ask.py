@@ -18,6 +18,7 @@ from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii import Span
 from core.policy import Principal
+from core.question_redaction import redact_question as stored_question
 from core.redaction import Redactor
 from core.retrieval import DEFAULT_K, retrieve
 
@@ -93,11 +94,13 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         c.used = c.n in result.used
 
     latency = (time.perf_counter() - started) * 1000
+    asked = stored_question(ledger, question)  # redacted with the corpus's known PII; sealed under the people it names
     audit_id = ledger.audit.append(
         AnswerServed(
             actor=actor.name,
             actor_role=actor.role,
-            question=redact_question(ledger, question, retrieval.hits),
+            question=asked.text,
+            subject_docs=asked.subject_docs,
             answer=answer_text,
             cited=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
                     "content_hash": retrieval.hits[c.n - 1].row["content_hash"], "used": c.used} for c in citations],

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 # Honorifics that may stand before a surname ("Dr. Marchetti", "Ms Marchetti").
 TITLES = ("dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "sir", "dame", "herr", "frau", "mme", "mlle", "madame", "monsieur")
+# Surname particles: "Jörg van Dijk" has the surname "van Dijk" ("J. van Dijk", "van Dijk, Jörg").
+PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "del", "della", "du", "des", "la", "le", "dos", "das", "ter", "ten", "bin", "al", "el"})
 _NON_WORD = re.compile(r"[\W_]+")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -106,8 +108,11 @@ def variants_of(subject: str) -> list[Variant]:
     parts = [tokens(p) for p in subject.split() if tokens(p)]
     parts = [p for p in parts if " ".join(p) not in TITLES]  # "Dr. Helena Marchetti" is Helena Marchetti
     if len(parts) >= 2 and all(t.isalpha() for p in parts for t in p):
-        given = [t for p in parts[:-1] for t in p]
-        out += _name_variants(given, parts[-1])
+        surname = list(parts[-1])
+        rest = parts[:-1]
+        while len(rest) > 1 and " ".join(rest[-1]) in PARTICLES:
+            surname = list(rest.pop()) + surname
+        out += _name_variants([t for p in rest for t in p], surname)
     return out
 
 

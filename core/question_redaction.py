@@ -1,0 +1,139 @@
+"""Questions as the audit log keeps them: redacted, and sealed under the subjects they name.
+
+A short question gives NER little context, so the full analyzer alone misses names that the corpus
+knows. Every PII value stored as a span at ingestion (names, e-mails, phone numbers, ids, in chunk
+texts and titles) is therefore kept in an index of normalised token sequences, with the documents
+that hold it; the question is matched against it word by word (a dict lookup per word, not a scan
+of the chunks). A name also yields "H. Marchetti" and, capitalised in the question, its first name
+and surname alone; an e-mail yields the name of its local part. The stored question is sealed
+under the keys of the documents holding the people it names, so erasing that person (which
+destroys those keys) makes the stored question unreadable too.
+
+The index is built once per chunk-table version and cached in the process: the first question
+after an ingestion pays for one pass over the stored spans (bench/bench_question_redaction.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+
+from core import pii
+from core.chunk_store import spans_of
+from core.ledger import Ledger
+from core.pii import Span
+from core.subject_match import normalise_with_offsets, tokens
+
+MIN_SINGLE = 3  # a one-word value shorter than this (an initial, "Al") is never looked for alone
+_WORD = re.compile(r"\S+")
+_LOCK = threading.Lock()
+_CACHE: dict[tuple[str, str], tuple[int, "KnownPII"]] = {}
+
+
+@dataclass(frozen=True)
+class Entry:
+    words: tuple[str, ...]
+    entity_type: str
+    docs: frozenset[str]
+    capitalised: bool  # a single name word counts only when the question writes it capitalised
+
+
+@dataclass
+class StoredQuestion:
+    text: str  # every PII value replaced by <TYPE>
+    subject_docs: list[str]  # documents holding the people and identifiers the question names
+
+
+class KnownPII:
+    """Normalised PII values of the corpus, keyed by their first word."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.by_first: dict[str, list[Entry]] = defaultdict(list)
+        for e in entries:
+            self.by_first[e.words[0]].append(e)
+        for bucket in self.by_first.values():
+            bucket.sort(key=lambda e: -len(e.words))  # the longest value first
+        self.size = len(entries)
+
+    def find(self, text: str) -> tuple[list[Span], set[str]]:
+        norm, offsets = normalise_with_offsets(text)
+        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
+        spans, docs = [], set()
+        covered = 0  # words inside a longer value already found are not looked up again
+        for i, (word, _, _) in enumerate(words):
+            if i < covered:
+                continue
+            for e in self.by_first.get(word, ()):
+                n = len(e.words)
+                if tuple(w for w, _, _ in words[i:i + n]) != e.words:
+                    continue
+                start, end = offsets[words[i][1]], offsets[words[i + n - 1][2] - 1] + 1
+                if e.capitalised and not text[start].isupper():
+                    continue
+                spans.append(Span(e.entity_type, start, end, 1.0))
+                docs |= e.docs
+                covered = i + n
+                break
+        return spans, docs
+
+
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS  # a word list, no model
+
+    return frozenset(STOP_WORDS)
+
+
+def build_index(rows: list[dict]) -> KnownPII:
+    stop = _stop_words()
+    acc: dict[tuple[tuple[str, ...], str, bool], set[str]] = defaultdict(set)
+
+    def add(value: str, etype: str, doc: str) -> None:
+        words = tuple(tokens(value))
+        if not words or (len(words) == 1 and len(words[0]) < MIN_SINGLE):
+            return
+        acc[(words, etype, False)].add(doc)
+        if etype == "EMAIL_ADDRESS":
+            local = tuple(tokens(value.split("@")[0]))
+            if len(local) >= 2 and all(w.isalpha() and len(w) >= 2 for w in local):
+                add(" ".join(local), "PERSON", doc)
+        if etype == "PERSON" and len(words) >= 2 and all(w.isalpha() for w in words):
+            acc[((words[0][0], *words[1:]), etype, False)].add(doc)  # "H. Marchetti"
+            acc[("".join(words),), etype, False].add(doc)  # "helenamarchetti@…"
+            for w in words:
+                if len(w) >= MIN_SINGLE and w not in stop:
+                    acc[((w,), etype, True)].add(doc)
+
+    for r in rows:
+        for s in spans_of(r):
+            add(r["text"][s["start"]:s["end"]], s["type"], r["doc_id"])
+        for s in json.loads(r.get("title_spans") or "[]"):
+            add(r["title"][s["start"]:s["end"]], s["type"], r["doc_id"])
+    return KnownPII([Entry(words, etype, frozenset(docs), cap) for (words, etype, cap), docs in acc.items()])
+
+
+def known_pii(ledger: Ledger) -> KnownPII:
+    """The corpus's PII index for the table version this ledger reads (built once per version)."""
+    store = ledger.store
+    key = (str(store.directory), store.name)
+    version = store.version()
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        index = build_index(store.all_rows(["doc_id", "text", "pii_spans", "title", "title_spans"]))
+        _CACHE[key] = (version, index)
+        return index
+
+
+def redact_question(ledger: Ledger, question: str) -> StoredQuestion:
+    """The full analyzer plus every PII value known from the corpus, each replaced by <TYPE>."""
+    spans = pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
+    known, docs = known_pii(ledger).find(question)
+    chosen = pii.resolve_overlaps(spans + known)
+    out, cursor = [], 0
+    for s in chosen:
+        out.append(question[cursor:s.start] + f"<{s.entity_type}>")
+        cursor = s.end
+    return StoredQuestion("".join(out) + question[cursor:], sorted(docs))
