@@ -47,35 +47,36 @@ class StoredQuestion:
 
 
 class KnownPII:
-    """Normalised PII values of the corpus, keyed by their first word."""
+    """Normalised PII values of the corpus, keyed by their word sequence: a question of n words
+    costs n dict lookups per distinct value length (a handful), whatever the corpus size."""
 
     def __init__(self, entries: list[Entry]) -> None:
-        self.by_first: dict[str, list[Entry]] = defaultdict(list)
+        self.by_words: dict[tuple[str, ...], list[Entry]] = defaultdict(list)
         for e in entries:
-            self.by_first[e.words[0]].append(e)
-        for bucket in self.by_first.values():
-            bucket.sort(key=lambda e: -len(e.words))  # the longest value first
+            self.by_words[e.words].append(e)
+        self.lengths = sorted({len(w) for w in self.by_words}, reverse=True)  # the longest value first
         self.size = len(entries)
 
     def find(self, text: str) -> tuple[list[Span], set[str]]:
         norm, offsets = normalise_with_offsets(text)
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
+        plain = [w for w, _, _ in words]
         spans, docs = [], set()
-        covered = 0  # words inside a longer value already found are not looked up again
-        for i, (word, _, _) in enumerate(words):
-            if i < covered:
-                continue
-            for e in self.by_first.get(word, ()):
-                n = len(e.words)
-                if tuple(w for w, _, _ in words[i:i + n]) != e.words:
+        i = 0
+        while i < len(words):
+            step = 1
+            for n in self.lengths:
+                if i + n > len(words):
                     continue
                 start, end = offsets[words[i][1]], offsets[words[i + n - 1][2] - 1] + 1
-                if e.capitalised and not text[start].isupper():
-                    continue
-                spans.append(Span(e.entity_type, start, end, 1.0))
-                docs |= e.docs
-                covered = i + n
-                break
+                hits = [e for e in self.by_words.get(tuple(plain[i:i + n]), ()) if not e.capitalised or text[start].isupper()]
+                if hits:
+                    spans.append(Span(hits[0].entity_type, start, end, 1.0))
+                    for e in hits:
+                        docs |= e.docs
+                    step = n  # words inside a longer value already found are not looked up again
+                    break
+            i += step
         return spans, docs
 
 
