@@ -81,3 +81,17 @@ def m501_wrapped_key_vault(conn: Connection) -> None:
     store = store_for(conn)
     store.check(conn)
     store.import_legacy(conn)
+
+
+@migration
+def m601_erasure_confirmation(conn: Connection) -> None:
+    """Erasure requests record the officer's exclusions and typed confirmation, and cancellation.
+    A database created after this model change already has the columns (m002 creates the table
+    from the model), so only the missing ones are added."""
+    from sqlalchemy import inspect
+
+    have = {c["name"] for c in inspect(conn).get_columns("erasure_requests")}
+    for name, kind in (("excluded_json", "TEXT"), ("confirmed_at", "VARCHAR"), ("confirmed_by", "VARCHAR"),
+                       ("cancelled_at", "VARCHAR"), ("cancel_reason", "VARCHAR")):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE erasure_requests ADD COLUMN {name} {kind}"))

@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core import pii
 from core.actions import ASK
 from core.answerers import Passage, get_answerer
 from core.chunk_store import spans_of
@@ -18,6 +17,7 @@ from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii import Span
 from core.policy import Principal
+from core.question_redaction import redact_question as stored_question
 from core.redaction import Redactor, guard, redact_shown, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
 from core.url_guard import keep_cited_urls
@@ -101,11 +101,13 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         c.used = c.n in result.used
 
     latency = (time.perf_counter() - started) * 1000
+    asked = stored_question(ledger, question)  # redacted with the corpus's known PII; sealed under the people it names
     audit_id = ledger.audit.append(
         AnswerServed(
             actor=actor.name,
             actor_role=actor.role,
-            question=redact_question(ledger, question, retrieval.hits),
+            question=asked.text,
+            subject_docs=asked.subject_docs,
             answer=answer_text,
             cited=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
                     "content_hash": retrieval.hits[c.n - 1].row["content_hash"], "used": c.used} for c in citations],
@@ -125,25 +127,3 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
 def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:
     """Last line of defence over the answer: see core.redaction.guard."""
     return guard(redactor, text, ledger.policy.files.analyzed_entities, ledger.recognizers)
-
-
-def redact_question(ledger: Ledger, question: str, hits: list | None = None) -> str:
-    """The question as the audit log keeps it: every PII type replaced by a placeholder.
-
-    NER on a short question misses names that it finds in context, so the PII values already known
-    from the retrieved chunks are looked for in the question too."""
-    spans = pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
-    lowered = question.lower()
-    for hit in hits or []:
-        for s in spans_of(hit.row):
-            value = hit.row["text"][s["start"]:s["end"]].lower()
-            at = lowered.find(value) if len(value) >= 3 else -1
-            while at >= 0:
-                spans.append(Span(s["type"], at, at + len(value), 1.0))
-                at = lowered.find(value, at + 1)
-    spans = pii.resolve_overlaps(spans)
-    out, cursor = [], 0
-    for s in spans:
-        out.append(question[cursor:s.start] + f"<{s.entity_type}>")
-        cursor = s.end
-    return "".join(out) + question[cursor:]

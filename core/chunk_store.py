@@ -126,6 +126,45 @@ class ChunkStore:
     def delete_where(self, where: str) -> None:
         self.table.delete(where)
 
+    # Exhaustive and full-text look-ups for erasure and the known-PII index (core/erasure_targets.py,
+    # core/question_redaction.py): they need every row, never a ranked top-k.
+    def version(self) -> int:
+        """The table version this handle reads (changes with every commit)."""
+        return int(self.table.version)
+
+    def all_rows(self, columns: list[str], where: str | None = None) -> list[dict[str, Any]]:
+        """Every row (or every row matching `where`), unranked and unlimited."""
+        q = self.table.search().select(columns).limit(None)
+        if where:
+            q = q.where(where)
+        return q.to_list()
+
+    def has_text_index(self) -> bool:
+        return any(i.name == "text_idx" for i in self.table.list_indices())
+
+    def text_candidates(self, words: str, columns: list[str], limit: int = 10_000) -> list[dict[str, Any]]:
+        """Rows whose full-text index holds every word of `words` (a match query with AND, not a
+        phrase query: the index is built without positions). Candidates only: the caller confirms
+        each one. Errors are raised; an empty table or one not yet indexed has no candidates."""
+        from lancedb.query import FullTextOperator, MatchQuery
+
+        if not words.strip() or self.table.count_rows() == 0 or not self.has_text_index():
+            return []
+        query = MatchQuery(words, "text", operator=FullTextOperator.AND)
+        try:
+            return self.table.search(query, query_type="fts").select([*columns, "_score"]).limit(limit).to_list()
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise StoreError(f"the full-text index could not be queried ({exc})", hint="rebuild it: `ragledger reanalyze` or re-ingest") from exc
+
+    def versions(self) -> list[int]:
+        return [int(v["version"]) for v in self.table.list_versions()]
+
+    def count_in_version(self, version: int, where: str) -> int:
+        """Rows matching `where` in an older version of the table (erasure proof: none may survive)."""
+        table = self.db.open_table(self.name)
+        table.checkout(version)
+        return table.count_rows(where)
+
     def search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None) -> list[Hit]:
         """Hybrid search: vector and full-text, each prefiltered by `where`, fused by reciprocal rank."""
         fetch = fetch or max(k * 3, 10)

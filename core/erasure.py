@@ -1,35 +1,44 @@
-"""Right-to-be-forgotten requests: record, find what they touch, preview.
+"""Right-to-be-forgotten requests: record, preview, confirm, cancel.
 
 A request names a document (by id) or a data subject (an e-mail, a name or an id). A subject is
-found through the PII spans stored at ingestion and a full scan of the chunk texts (exact,
-case-insensitive), plus the full-text index; never through ranking, which could miss a mention.
-Execution and proof live in core/purge.py and core/erasure_proof.py.
+found however it is written (core/erasure_targets.py, core/subject_match.py); the preview lists
+every match for the officer, who excludes what is not the subject and types the subject to
+confirm; only then can a subject purge run. Execution and proof live in core/purge.py and
+core/erasure_proof.py. The subject's identifier is sealed under a per-request key that is destroyed
+when the request is certified, cancelled or superseded by a certified request for the same person.
 """
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 
 from core.actions import PURGE
-from core.chunk_store import id_predicate, spans_of
+from core.erasure_events import ErasureStep
 from core.erasure_tables import ErasureRequest
+from core.erasure_targets import Match, Targets, document_targets, find_matches, passages, targets_from_matches
 from core.errors import NotFound, RagLedgerError
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
-from core.sealing import ensure_keys, load_keys, seal, unseal
+from core.sealing import destroy_keys, ensure_keys, load_keys, seal, unseal
+from core.subject_match import SubjectMatcher
 
 DEADLINE_DAYS = 30  # GDPR Art. 12(3): one month
-STATUSES = ("received", "previewed", "executed", "certified")
+STATUSES = ("received", "previewed", "confirmed", "executed", "incomplete", "certified", "cancelled")
+OPEN = ("received", "previewed", "confirmed", "incomplete")
+__all__ = ["Targets", "find_targets"]
 
 
 class AlreadyErased(RagLedgerError):
     """The target was erased by an earlier request: nothing to do, and we say so."""
+
+
+class ConfirmationRequired(RagLedgerError):
+    """A subject purge runs only after its matches were previewed and the subject typed to confirm."""
 
 
 def request_key_ref(request_id: str) -> str:
@@ -38,20 +47,6 @@ def request_key_ref(request_id: str) -> str:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class Targets:
-    """What a request touches, by opaque id only."""
-
-    doc_ids: list[str] = field(default_factory=list)  # documents erased whole
-    chunk_ids: list[str] = field(default_factory=list)  # every chunk to delete (of whole documents too)
-    partial_doc_ids: list[str] = field(default_factory=list)  # documents that lose only some chunks
-    audit_records: int = 0
-    checkpoints: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None = None, subject: str | None = None,
@@ -65,7 +60,7 @@ def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None =
         raise RagLedgerError("who requested the erasure is required", hint="pass --requested-by NAME")
     if subject is not None and len(subject.strip()) < 3:
         raise RagLedgerError("the subject is too short to search for safely", hint="give a full e-mail, name or id")
-    if subject is not None and (subject.strip().lower() in requested_by.lower() or subject.strip().lower() in reason.lower()):
+    if subject is not None and _mentions(subject, requested_by + "\n" + reason):
         # The request register and the certificate are kept; they must not hold what is being erased.
         raise RagLedgerError("--requested-by and --reason must not contain the subject's identifier",
                              hint="name the requester by a case or ticket reference, e.g. 'DSR-2026-014 (data subject)'")
@@ -105,7 +100,8 @@ def get_request(ledger: Ledger, request_id: str) -> dict[str, Any]:
         raise NotFound(f"no erasure request {request_id!r}", hint="list them with `ragledger purge --list`")
     out = dict(row)
     out.pop("subject_sealed", None)
-    out["overdue"] = out["status"] != "certified" and out["due_at"] < now()
+    out["overdue"] = out["status"] not in ("certified", "cancelled") and out["due_at"] < now()
+    out["excluded"] = json.loads(out.pop("excluded_json", None) or "[]")
     for key in ("preview_json", "certificate_json"):
         out[key] = json.loads(out[key]) if out[key] else None
     return out
@@ -137,107 +133,115 @@ def subject_of(ledger: Ledger, request_id: str) -> str | None:
     return data["subject"] if data else None
 
 
-def find_targets(ledger: Ledger, request: dict[str, Any], subject: str | None) -> Targets:
-    store = ledger.store
-    store.refresh()
+def _mentions(subject: str, text: str) -> bool:
+    return subject.strip().lower() in text.lower() or bool(SubjectMatcher(subject).find(text))
+
+
+def find_targets(ledger: Ledger, request: dict[str, Any], subject: str | None) -> tuple[Targets, list[Match], dict[str, Any]]:
+    """The targets of a request (after the officer's exclusions), the matches and the search stats."""
     if request["kind"] == "document":
-        docs = [request["doc_id"]]
-        chunk_ids = [r["chunk_id"] for r in _all_rows(ledger, id_predicate("doc_id", [request["doc_id"]]))]
-        return _with_downstream(ledger, Targets(doc_ids=docs, chunk_ids=chunk_ids))
-    assert subject is not None
-    needle = subject.strip().lower()
-    hits: dict[str, list[str]] = {}
-    for row in _all_rows(ledger, None):
-        text = row["text"].lower()
-        values = {row["text"][s["start"]:s["end"]].lower() for s in spans_of(row)}
-        if needle in text or needle in values or needle in row["title"].lower():
-            hits.setdefault(row["doc_id"], []).append(row["chunk_id"])
-    for doc_id, chunk_id in _fts_hits(ledger, subject):
-        if chunk_id not in hits.get(doc_id, []):
-            hits.setdefault(doc_id, []).append(chunk_id)
-    if request["scope"] == "documents" or not hits:
-        docs = sorted(hits)
-        chunk_ids = [r["chunk_id"] for d in docs for r in _all_rows(ledger, id_predicate("doc_id", [d]))]
-        return _with_downstream(ledger, Targets(doc_ids=docs, chunk_ids=chunk_ids))
-    whole = [d for d, ids in hits.items() if _title_mentions(ledger, d, needle)]  # a name in the title: every chunk carries it
-    chunk_ids = [c for d, ids in hits.items() if d not in whole for c in ids]
-    chunk_ids += [r["chunk_id"] for d in whole for r in _all_rows(ledger, id_predicate("doc_id", [d]))]
-    partial = sorted(d for d in hits if d not in whole)
-    return _with_downstream(ledger, Targets(doc_ids=sorted(whole), chunk_ids=chunk_ids, partial_doc_ids=partial))
-
-
-def _all_rows(ledger: Ledger, where: str | None) -> list[dict[str, Any]]:
-    cols = ["chunk_id", "doc_id", "text", "title", "pii_spans"]
-    table = ledger.store.table
-    q = table.search().select(cols).limit(None)
-    if where:
-        q = q.where(where)
-    return q.to_list()
-
-
-def _fts_hits(ledger: Ledger, subject: str) -> list[tuple[str, str]]:
-    from core.chunk_store import _fts_terms
-
-    terms = _fts_terms(subject)
-    if not terms:
-        return []
-    try:
-        rows = ledger.store.table.search(f'"{terms}"', query_type="fts").select(["chunk_id", "doc_id", "text", "_score"]).limit(1000).to_list()
-    except Exception:  # no full-text index yet: the exhaustive scan above already covered every row
-        return []
-    words = terms.lower().split()
-    return [(r["doc_id"], r["chunk_id"]) for r in rows if all(w in r["text"].lower() for w in words)]
-
-
-def _title_mentions(ledger: Ledger, doc_id: str, needle: str) -> bool:
-    rows = ledger.store.table.search().where(id_predicate("doc_id", [doc_id])).select(["title"]).limit(1).to_list()
-    return bool(rows) and needle in rows[0]["title"].lower()
-
-
-def _with_downstream(ledger: Ledger, targets: Targets) -> Targets:
-    from sqlalchemy import func
-
-    from core.tables import AuditRecord
-
-    docs = sorted(set(targets.doc_ids) | set(targets.partial_doc_ids))
-    if docs:
-        with ledger.engine.connect() as conn:
-            like = [AuditRecord.key_refs.contains(f'"doc:{d}"') for d in docs]  # type: ignore[attr-defined]
-            from sqlalchemy import or_
-
-            targets.audit_records = conn.execute(select(func.count()).select_from(AuditRecord).where(or_(*like))).scalar() or 0
-        targets.checkpoints = checkpoints_trained_on(ledger, docs)
-    return targets
-
-
-def checkpoints_trained_on(ledger: Ledger, doc_ids: list[str]) -> list[str]:
-    """Checkpoints downstream of these documents in the model registry (none if it holds nothing)."""
-    try:
-        from core.lineage import document_lineage
-    except ImportError:  # a deployment without the model registry
-        return []
-    ops = Principal("erasure", "Erasure", "compliance_officer", (), "public", frozenset({"models.read"}), "compliance")
-    found: set[str] = set()
-    for d in doc_ids:
-        try:
-            found |= {c["checkpoint_id"] for c in document_lineage(ledger, ops, d)["checkpoints"]}
-        except NotFound:
-            continue
-    return sorted(found)
+        return document_targets(ledger, request["doc_id"]), [], {}
+    if subject is None:
+        raise RagLedgerError(f"the subject of {request['request_id']} is no longer stored", hint="the request was closed; record a new one")
+    matches, stats = find_matches(ledger, subject)
+    return targets_from_matches(ledger, request["scope"], matches, request.get("excluded") or []), matches, stats
 
 
 def preview(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, Any]:
-    """Everything the request will touch, recorded on the request; nothing is changed."""
+    """Everything the request will touch, with every match and its passage as this officer may see
+    it. Only counts and opaque ids are recorded on the request; passages are returned, never stored."""
     require_audited(ledger, principal, PURGE.name, f"erasure.preview:{request_id}")
     request = get_request(ledger, request_id)
     if request["status"] in ("executed", "certified"):
         raise AlreadyErased(f"request {request_id} was already executed", hint="download its certificate instead")
-    targets = find_targets(ledger, request, subject_of(ledger, request_id))
+    if request["status"] == "cancelled":
+        raise RagLedgerError(f"request {request_id} was cancelled", hint="record a new request")
+    request["excluded"] = []  # the preview shows everything; exclusions are chosen again at confirmation
+    targets, matches, stats = find_targets(ledger, request, subject_of(ledger, request_id))
     summary = {**targets.as_dict(), "documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids),
-               "uploaded_files": sum(1 for d in targets.doc_ids if (ledger.settings.uploads_dir / d).exists()),
-               "cached_results": 0}
+               "uploaded_files": sum(1 for d in targets.doc_ids + targets.partial_doc_ids if (ledger.settings.uploads_dir / d).exists()),
+               "cached_results": 0, "search": stats,
+               "matches": [{k: v for k, v in m.as_dict().items() if k not in ("start", "end")} for m in matches]}
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
         conn.execute(table.update().where(table.c.request_id == request_id).values(
             status="previewed", previewed_at=now(), preview_json=json.dumps(summary)))
+    shown = passages(ledger, principal, matches)
+    summary["matches"] = [{**m, "passage": shown.get(m["match_id"], "")} for m in summary["matches"]]
     return summary
+
+
+def confirm(ledger: Ledger, principal: Principal, request_id: str, typed: str, exclude: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Record the officer's confirmation of the previewed matches: `typed` must equal the subject
+    (or the document id), `exclude` names matches (mat_…) or documents (doc_…) that are not the
+    subject. A subject purge executes only a confirmed request."""
+    require_audited(ledger, principal, PURGE.name, f"erasure.confirm:{request_id}")
+    request = get_request(ledger, request_id)
+    if request["status"] != "previewed":
+        raise ConfirmationRequired(f"request {request_id} is {request['status']}, not previewed",
+                                   hint=f"preview it first: `ragledger purge --request {request_id} --dry-run`")
+    target = request["doc_id"] if request["kind"] == "document" else subject_of(ledger, request_id)
+    if target is None or typed.strip() != target.strip():
+        raise ConfirmationRequired("the confirmation does not match the request's target",
+                                   hint="type the subject (or document id) exactly as it was recorded")
+    known = {m["match_id"] for m in request["preview_json"]["matches"]} | {m["doc_id"] for m in request["preview_json"]["matches"]}
+    unknown = [x for x in exclude if x not in known]
+    if unknown:
+        raise RagLedgerError(f"not in the preview: {', '.join(unknown)}", hint="exclude match ids (mat_…) or document ids (doc_…) the preview listed")
+    table = ErasureRequest.__table__  # type: ignore[attr-defined]
+    with ledger.engine.begin() as conn:
+        conn.execute(table.update().where(table.c.request_id == request_id).values(
+            status="confirmed", confirmed_at=now(), confirmed_by=principal.name, excluded_json=json.dumps(sorted(set(exclude)))))
+    ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request_id, stage="confirmed",
+                                    counts={"excluded": len(set(exclude))}))
+    return get_request(ledger, request_id)
+
+
+def cancel(ledger: Ledger, principal: Principal, request_id: str, reason: str) -> dict[str, Any]:
+    """Close an open request without erasing anything; its sealed subject is destroyed."""
+    require_audited(ledger, principal, PURGE.name, f"erasure.cancel:{request_id}")
+    if not reason.strip():
+        raise RagLedgerError("a reason is required to cancel a request", hint="pass --reason TEXT")
+    request = get_request(ledger, request_id)
+    subject = subject_of(ledger, request_id)
+    if subject is not None and _mentions(subject, reason):
+        raise RagLedgerError("--reason must not contain the subject's identifier", hint="give a case or ticket reference")
+    _close(ledger, principal, request, reason.strip())
+    return get_request(ledger, request_id)
+
+
+def _close(ledger: Ledger, principal: Principal, request: dict[str, Any], reason: str) -> None:
+    from core.purge import journal_path  # the journal belongs to execution
+
+    rid = request["request_id"]
+    if request["status"] not in OPEN:
+        raise RagLedgerError(f"request {rid} is {request['status']}", hint="only open requests can be cancelled")
+    if journal_path(ledger, rid).exists():
+        raise RagLedgerError(f"request {rid} is being executed", hint="complete it with `ragledger purge --resume`")
+    table = ErasureRequest.__table__  # type: ignore[attr-defined]
+    with ledger.engine.begin() as conn:
+        destroy_keys(conn, [request_key_ref(rid)])
+        conn.execute(table.update().where(table.c.request_id == rid).values(
+            status="cancelled", cancelled_at=now(), cancel_reason=reason, subject_sealed=None))
+    ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=rid, stage="cancelled"))
+
+
+def close_superseded(ledger: Ledger, principal: Principal, certified_id: str, subject: str) -> list[str]:
+    """After a certified subject erasure, no other open request (a dry run, say) may keep the same
+    person's identifier decryptable: those naming the same person are cancelled as superseded."""
+    table = ErasureRequest.__table__  # type: ignore[attr-defined]
+    with ledger.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(select(table.c.request_id).where(
+            table.c.kind == "subject", table.c.status.in_(OPEN), table.c.request_id != certified_id))]
+    closed = []
+    for rid in ids:
+        other = subject_of(ledger, rid)
+        if other is None or not (_mentions(subject, other) or _mentions(other, subject)):
+            continue
+        from core.purge import journal_path
+
+        if journal_path(ledger, rid).exists():
+            continue  # being executed: it certifies (and destroys its key) itself
+        _close(ledger, principal, get_request(ledger, rid), f"superseded by {certified_id}")
+        closed.append(rid)
+    return closed

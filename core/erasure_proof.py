@@ -1,6 +1,10 @@
-"""Proving an erasure: retrieval as every role finds nothing, and a scan that decodes every Lance
-file (data, index, transaction, manifest), the SQLite files (with WAL and free pages), the uploads
-and the journal finds no erased string. The certificate is hashed into the audit chain."""
+"""Proving an erasure: retrieval as every role finds nothing, the subject's normalised re-scan finds
+no match the officer did not exclude, and a scan that decodes every Lance data and index file (the
+others are formats that hold no compressed row data: transaction and manifest protobufs, JSON
+hints, deletion vectors), the SQLite files (with WAL and free pages), the uploads and the journal
+finds no erased string. A Lance file that cannot be decoded is listed by name and fails the proof.
+The certificate is hashed into the audit chain; one that does not verify clean leaves the request
+open (`incomplete`) and says what remains."""
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +16,8 @@ from sqlalchemy.engine import make_url
 
 from core.chunk_store import id_predicate
 from core.erasure import get_request, now
+from core.erasure_targets import Targets, find_matches
+from core.subject_match import normalise
 from core.erasure_events import ErasureStep
 from core.erasure_tables import ErasureRequest
 from core.ledger import Ledger
@@ -19,8 +25,11 @@ from core.policy import Principal
 from core.retrieval import retrieve
 
 
-def verify_retrieval(ledger: Ledger, probes: list[str], erased_chunk_ids: list[str], max_probes: int = 8) -> dict[str, Any]:
+def verify_retrieval(ledger: Ledger, probes: list[str], erased_chunk_ids: list[str], max_probes: int = 8,
+                     kept: set[str] | None = None) -> dict[str, Any]:
+    """`kept`: chunks the officer excluded (another person of the same name): they may contain a probe."""
     erased = set(erased_chunk_ids)
+    kept = kept or set()
     store = ledger.store
     store.refresh()
     searches = hits = 0
@@ -29,31 +38,71 @@ def verify_retrieval(ledger: Ledger, probes: list[str], erased_chunk_ids: list[s
         for probe in probes[:max_probes]:
             result = retrieve(ledger, principal, probe, k=10)
             searches += 1
-            hits += sum(1 for h in result.hits if h.chunk_id in erased or probe.lower() in h.row["text"].lower())
+            hits += sum(1 for h in result.hits if h.chunk_id in erased or (probe.lower() in h.row["text"].lower() and h.chunk_id not in kept))
     for probe in probes[:max_probes]:  # every search mode, no access filter: vector, full text, fused
         vector = ledger.embedder.embed_query(probe)
         rows = store.search(vector, probe, None, 20)
         searches += 1
-        hits += sum(1 for h in rows if h.chunk_id in erased or probe.lower() in h.row["text"].lower())
-    versions = store.table.list_versions()
+        hits += sum(1 for h in rows if h.chunk_id in erased or (probe.lower() in h.row["text"].lower() and h.chunk_id not in kept))
+    versions = store.versions()
     old_rows = 0
     for v in versions:
-        table = ledger.store.db.open_table(store.name)
-        table.checkout(v["version"])
         for i in range(0, len(erased_chunk_ids), 500):
-            old_rows += table.count_rows(id_predicate("chunk_id", erased_chunk_ids[i:i + 500]))
+            old_rows += store.count_in_version(v, id_predicate("chunk_id", erased_chunk_ids[i:i + 500]))
     return {"principals": len(ledger.policy.principal_names()), "probes": min(len(probes), max_probes), "searches": searches,
             "hits": hits, "table_versions_checked": len(versions), "erased_rows_in_any_version": old_rows}
 
 
-def _decode_lance(path: Path) -> str | None:
-    try:
-        from lance.file import LanceFileReader
+def remaining_matches(ledger: Ledger, request: dict[str, Any], subject: str | None, targets: Targets) -> tuple[dict[str, Any], set[str]]:
+    """Re-run the subject search after the erasure: every match left must be one the officer excluded.
+    Returns the report (opaque ids and places only) and the chunks that were kept by exclusion."""
+    if subject is None:
+        return {"matches_left": 0, "excluded_kept": 0, "left": []}, set()
+    skip = set(targets.excluded)
+    matches, _ = find_matches(ledger, subject)
+    kept = [m for m in matches if m.match_id in skip or m.doc_id in skip]
+    left = [m for m in matches if m not in kept]
+    return ({"matches_left": len(left), "excluded_kept": len(kept),
+             "left": [{"doc_id": m.doc_id, "chunk_id": m.chunk_id, "where": m.where, "kind": m.kind} for m in left[:50]]},
+            {m.chunk_id for m in kept if m.chunk_id})
 
-        table = LanceFileReader(str(path)).read_all().to_table()
-        return json.dumps(table.to_pylist(), default=str)
-    except Exception:  # not a Lance file format this reader knows (e.g. a legacy index page)
-        return None
+
+# Lance folders hold data and index files in the Lance file format (compressed: they must be decoded)
+# and files whose format stores strings uncompressed or holds no row data at all.
+_RAW_FORMATS = {".txn": "transaction (protobuf)", ".manifest": "manifest (protobuf)", ".json": "version hint (JSON)",
+                ".arrow": "deletion vector (row offsets)", ".bin": "deletion vector (row offsets)"}
+_DECODED_FORMATS = (".lance", ".idx")
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _strings(v, out)
+    elif isinstance(value, bytes):
+        out.append(value.decode("utf-8", errors="ignore"))
+
+
+def _decode_lance(path: Path) -> tuple[str | None, str | None]:
+    """(every string the file holds, None) or (None, why it could not be decoded)."""
+    from lance.file import LanceFileReader  # a missing pylance is an installation error, not "not decodable"
+
+    try:
+        rows = LanceFileReader(str(path)).read_all().to_table().to_pylist()
+    except (OSError, ValueError, RuntimeError) as exc:  # what the Lance reader raises for a file it cannot read
+        return None, f"{type(exc).__name__}: {str(exc)[:160]}"
+    out: list[str] = []
+    _strings(rows, out)
+    return "\n".join(out), None
+
+
+def _flat(text: str) -> str:
+    """Case- and spacing-insensitive form for the scan (a probe "Helena\nMarchetti" is found as "helena marchetti")."""
+    return " " + normalise(text) + " "
 
 
 def _sqlite_files(ledger: Ledger) -> list[Path]:
@@ -66,28 +115,42 @@ def _sqlite_files(ledger: Ledger) -> list[Path]:
 
 def scan_disk(ledger: Ledger, probes: list[str]) -> dict[str, Any]:
     needles = [p.lower() for p in probes if p]
+    flat_needles = [f" {n} " for p in probes if (n := normalise(p))]
     stores = {
         "lance": sorted(p for p in ledger.settings.lance_dir.rglob("*") if p.is_file()) if ledger.settings.lance_dir.exists() else [],
         "sqlite": _sqlite_files(ledger),
         "uploads": sorted(p for p in ledger.settings.uploads_dir.rglob("*") if p.is_file()) if ledger.settings.uploads_dir.exists() else [],
         "journal": sorted(p for p in ledger.settings.journal_dir.rglob("*") if p.is_file()) if ledger.settings.journal_dir.exists() else [],
     }
-    report: dict[str, Any] = {"files_scanned": 0, "lance_files_decoded": 0, "lance_files_not_decodable": 0, "hits": [], "by_store": {}}
+    report: dict[str, Any] = {"files_scanned": 0, "lance_files_decoded": 0, "lance_files_not_decodable": 0, "not_decodable": [],
+                              "raw_formats": {}, "hits": [], "by_store": {}}
+    home = ledger.settings.home
     for store, files in stores.items():
         report["by_store"][store] = len(files)
         for path in files:
             report["files_scanned"] += 1
+            name = str(path.relative_to(home)) if path.is_relative_to(home) else path.name
             raw = path.read_bytes()
-            texts = [raw.decode("utf-8", errors="ignore").lower(), raw.decode("utf-16-le", errors="ignore").lower()]
-            if path.suffix == ".lance":
-                decoded = _decode_lance(path)
-                if decoded is None:
+            texts = [raw.decode("utf-8", errors="ignore"), raw.decode("utf-16-le", errors="ignore")]
+            if store == "lance":
+                suffix = path.suffix.lower()
+                if suffix in _DECODED_FORMATS:
+                    decoded, why = _decode_lance(path)
+                    if decoded is None:
+                        report["lance_files_not_decodable"] += 1
+                        report["not_decodable"].append({"file": name, "error": why})
+                    else:
+                        report["lance_files_decoded"] += 1
+                        texts.append(decoded)
+                elif suffix in _RAW_FORMATS:
+                    report["raw_formats"][_RAW_FORMATS[suffix]] = report["raw_formats"].get(_RAW_FORMATS[suffix], 0) + 1
+                else:  # a format not known to hold no compressed row data: it cannot be proven clean
                     report["lance_files_not_decodable"] += 1
-                else:
-                    report["lance_files_decoded"] += 1
-                    texts.append(decoded.lower())
-            if any(n in t for n in needles for t in texts):
-                report["hits"].append({"store": store, "file": str(path.relative_to(ledger.settings.home)) if path.is_relative_to(ledger.settings.home) else path.name})
+                    report["not_decodable"].append({"file": name, "error": f"unknown file format {suffix or '(no suffix)'}"})
+            lowered = [t.lower() for t in texts]
+            flat = [_flat(t) for t in texts] if flat_needles else []
+            if any(n in t for n in needles for t in lowered) or any(n in t for n in flat_needles for t in flat):
+                report["hits"].append({"store": store, "file": name})
     if ledger.engine.dialect.name == "postgresql":
         report["postgresql"] = "server files are not readable from here; VACUUM FULL rewrote the touched tables"
     report["hit_count"] = len(report["hits"])
@@ -114,19 +177,41 @@ def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, A
         },
         "models_flagged_for_retraining": s["models"]["checkpoints_flagged"],
         "verification": s["verify"],
-        "verified_clean": s["verify"]["retrieval"]["hits"] == 0 and s["verify"]["retrieval"]["erased_rows_in_any_version"] == 0
-        and s["verify"]["disk_scan"]["hit_count"] == 0,
+        "attempt": journal.get("attempt", 1),
     }
+    cert["remaining"] = what_remains(s["verify"])
+    cert["verified_clean"] = not cert["remaining"]
+    if not cert["verified_clean"]:
+        cert["next_step"] = f"the request stays open: run `ragledger purge --request {request['request_id']}` to continue the erasure"
     cert["certificate_sha256"] = certificate_hash(cert)
     record_id = ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"],
-                                                stage="certified", counts={"chunks": s["lance"]["chunks_deleted"], "documents": s["registry"]["documents_erased"]},
+                                                stage="certified" if cert["verified_clean"] else "verification_failed", counts={"chunks": s["lance"]["chunks_deleted"], "documents": s["registry"]["documents_erased"]},
                                                 certificate_sha256=cert["certificate_sha256"]))
     cert_stored = {**cert, "audit_record_id": record_id}
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
         conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(
-            status="certified", certified_at=cert["certified_at"], certificate_json=json.dumps(cert_stored), certificate_sha256=cert["certificate_sha256"]))
+            status="certified" if cert["verified_clean"] else "incomplete", certified_at=cert["certified_at"] if cert["verified_clean"] else None,
+            certificate_json=json.dumps(cert_stored), certificate_sha256=cert["certificate_sha256"]))
     return cert_stored
+
+
+def what_remains(verify: dict[str, Any]) -> dict[str, Any]:
+    """Every check that failed, with opaque ids and file names only; empty when clean."""
+    r, d = verify["retrieval"], verify["disk_scan"]
+    subject = verify.get("subject_scan") or {}
+    out: dict[str, Any] = {}
+    if r["hits"]:
+        out["retrieval_hits"] = r["hits"]
+    if r["erased_rows_in_any_version"]:
+        out["erased_rows_in_old_versions"] = r["erased_rows_in_any_version"]
+    if d["hit_count"]:
+        out["files_with_erased_strings"] = [h["file"] for h in d["hits"]]
+    if d.get("lance_files_not_decodable"):
+        out["lance_files_not_decodable"] = d.get("not_decodable", [])
+    if subject.get("matches_left"):
+        out["subject_matches_left"] = subject["left"]
+    return out
 
 
 def certificate_markdown(cert: dict[str, Any]) -> str:
@@ -146,9 +231,19 @@ def certificate_markdown(cert: dict[str, Any]) -> str:
         "", "## Verification", "",
         f"- Retrieval as {v['retrieval']['principals']} principals and unfiltered vector/full-text search, {v['retrieval']['searches']} searches: {v['retrieval']['hits']} hits",
         f"- Table versions checked: {v['retrieval']['table_versions_checked']}; erased rows in any version: {v['retrieval']['erased_rows_in_any_version']}",
-        f"- Disk scan: {v['disk_scan']['files_scanned']} files ({v['disk_scan']['lance_files_decoded']} Lance files decoded): {v['disk_scan']['hit_count']} hits",
+        f"- Disk scan: {v['disk_scan']['files_scanned']} files ({v['disk_scan']['lance_files_decoded']} Lance files decoded, "
+        f"{v['disk_scan'].get('lance_files_not_decodable', 0)} not decodable): {v['disk_scan']['hit_count']} hits",
+        f"- Subject re-scan (normalised, every chunk and registry field): {v.get('subject_scan', {}).get('matches_left', 0)} matches left, "
+        f"{v.get('subject_scan', {}).get('excluded_kept', 0)} kept as excluded by the officer",
         "", f"**Verified clean: {'yes' if cert['verified_clean'] else 'NO'}**", "",
     ]
+    if not cert["verified_clean"]:
+        lines += ["## What remains", ""]
+        for key, value in cert.get("remaining", {}).items():
+            items = value if isinstance(value, list) else [value]
+            lines.append(f"- {key.replace('_', ' ')}: " + "; ".join(
+                ", ".join(f"{k} {x}" for k, x in i.items() if x) if isinstance(i, dict) else str(i) for i in items))
+        lines += ["", f"Request status: open (incomplete). {cert.get('next_step', '')}", ""]
     return "\n".join(lines)
 
 

@@ -6,7 +6,9 @@ from sqlmodel import Field, SQLModel
 
 
 class ErasureRequest(SQLModel, table=True):
-    """One request and its lifecycle: received -> previewed -> executed -> certified.
+    """One request and its lifecycle: received -> previewed -> confirmed -> executed -> certified;
+    a certificate that does not verify clean leaves it `incomplete` (open; a re-run continues), and
+    an open request can be `cancelled` (its sealed subject is destroyed).
 
     The subject's identifiers are personal data: they are kept only sealed (AES-GCM under a
     per-request key in the key vault) for as long as the purge and its verification need them, and
@@ -34,3 +36,9 @@ class ErasureRequest(SQLModel, table=True):
     preview_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     certificate_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     certificate_sha256: str | None = None
+    # Added by migration m601_erasure_confirmation: opaque ids only (document and match ids).
+    excluded_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    confirmed_at: str | None = None
+    confirmed_by: str | None = None
+    cancelled_at: str | None = None
+    cancel_reason: str | None = None

@@ -46,9 +46,12 @@ class AnswerServed(AuditEvent):
     embedder: str = ""
     latency_ms: float = 0.0
     simulated_for: str | None = None  # set when a compliance officer used "see as"
+    subject_docs: list[str] = field(default_factory=list)  # documents holding the people the question names
 
     def key_refs(self) -> list[str]:
-        docs = sorted({c["doc_id"] for c in self.cited})
+        # Sealed under the cited documents and those holding the people the question names, so
+        # erasing that person (destroying those keys) makes the stored question unreadable too.
+        docs = sorted({c["doc_id"] for c in self.cited} | set(self.subject_docs))
         return [key_ref_for_doc(d) for d in docs] or [LEDGER_REF]
 
     def _sensitive_fields(self) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ CHART_DIMENSIONS = {
     "denials": "denial", "simulations": "simulation", "ingestions": "ingest", "records": "record",
 }
 DENSITY_BUCKETS = ((0.0, "none"), (0.5, "low (<0.5/chunk)"), (2.0, "medium (0.5-2/chunk)"), (float("inf"), "high (>2/chunk)"))
-OPEN_ERASURE = ("received", "previewed")
+OPEN_ERASURE = ("received", "previewed", "confirmed", "executed", "incomplete")  # core/erasure.py OPEN, and a purge under way
 
 
 @dataclass(frozen=True)

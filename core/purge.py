@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from core.actions import PURGE
 from core.chunk_store import id_predicate
-from core.erasure import AlreadyErased, Targets, find_targets, get_request, now, request_key_ref, subject_of
+from core.erasure import AlreadyErased, ConfirmationRequired, Targets, find_targets, get_request, now, request_key_ref, subject_of
 from core.erasure_events import ErasureStep
 from core.erasure_tables import ErasureRequest
 from core.errors import RagLedgerError
@@ -60,9 +60,12 @@ def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Pro
     require_audited(ledger, principal, PURGE.name, f"erasure.execute:{request_id}")
     request = get_request(ledger, request_id)
     path = journal_path(ledger, request_id)
-    if request["status"] == "certified" and not path.exists():
-        raise AlreadyErased(f"request {request_id} was already executed and certified", hint="nothing was changed; download its certificate")
-    journal = json.loads(path.read_text()) if path.exists() else {"request_id": request_id, "done": [], "stats": {}, "actor": principal.name}
+    if not path.exists():
+        _check_executable(request)
+    previous = request["certificate_json"]  # a failed attempt: this run continues the erasure
+    journal = json.loads(path.read_text()) if path.exists() else {
+        "request_id": request_id, "done": [], "stats": {}, "actor": principal.name,
+        "attempt": (previous or {}).get("attempt", 1) + 1 if previous else 1}
     for i, step in enumerate(STEPS):
         if step in journal["done"]:
             continue
@@ -77,6 +80,17 @@ def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Pro
     if progress:
         progress("done", len(STEPS), len(STEPS))
     return get_request(ledger, request_id)["certificate_json"]
+
+
+def _check_executable(request: dict[str, Any]) -> None:
+    rid = request["request_id"]
+    if request["status"] == "certified":
+        raise AlreadyErased(f"request {rid} was already executed and certified", hint="nothing was changed; download its certificate")
+    if request["status"] == "cancelled":
+        raise RagLedgerError(f"request {rid} was cancelled", hint="record a new request")
+    if request["kind"] == "subject" and request["status"] != "confirmed":
+        raise ConfirmationRequired(f"request {rid} is {request['status']}: its matches were not confirmed",
+                                   hint=f"preview it and type the subject to confirm: `ragledger purge --request {rid}`")
 
 
 def _targets(journal: dict[str, Any]) -> Targets:
@@ -94,10 +108,12 @@ def _probes(ledger: Ledger, journal: dict[str, Any]) -> list[str]:
 
 def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     subject = subject_of(ledger, request["request_id"])
-    targets = find_targets(ledger, request, subject)
-    if not targets.chunk_ids and not targets.doc_ids:
-        raise AlreadyErased("nothing matches this request: no stored chunk mentions the target", hint="it may have been erased already; nothing was changed")
-    probes = [subject] if subject else []
+    targets, matches, _ = find_targets(ledger, request, subject)
+    rerun = request["certificate_json"] is not None  # an earlier attempt did not verify clean
+    if not targets.chunk_ids and not targets.doc_ids and not targets.partial_doc_ids and not rerun:
+        raise AlreadyErased("nothing matches this request: no stored chunk or document field mentions the target",
+                            hint="it may have been erased already; nothing was changed")
+    probes = _subject_probes(ledger, subject, matches, targets) if subject else []
     probes += _document_probes(ledger, targets)
     ref = request_key_ref(request["request_id"])
     with ledger.engine.begin() as conn:
@@ -105,7 +121,26 @@ def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     journal["targets"] = targets.as_dict()
     ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"], stage="started",
                                     counts={"documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids)}))
-    return {"documents": len(targets.doc_ids), "partial_documents": len(targets.partial_doc_ids), "chunks": len(targets.chunk_ids), "probes": len(probes)}
+    return {"documents": len(targets.doc_ids), "partial_documents": len(targets.partial_doc_ids), "chunks": len(targets.chunk_ids),
+            "probes": len(probes), "attempt": journal["attempt"], "excluded": len(targets.excluded),
+            "subject_probed_on_disk": bool(subject) and not _keeps_excluded(targets, matches)}
+
+
+def _keeps_excluded(targets: Targets, matches: list) -> bool:  # type: ignore[type-arg]
+    skip = set(targets.excluded)
+    return any(m.match_id in skip or m.doc_id in skip for m in matches)
+
+
+def _subject_probes(ledger: Ledger, subject: str, matches: list, targets: Targets) -> list[str]:  # type: ignore[type-arg]
+    """The subject and every spelling found, to look for on disk afterwards. When the officer kept
+    matches (another person of that name), those strings legitimately stay: the disk scan then
+    cannot use them, and the normalised re-scan of every chunk and registry field checks instead."""
+    if _keeps_excluded(targets, matches):
+        return []
+    erased = set(targets.chunk_ids)
+    rows = {r["chunk_id"]: r["text"] for r in ledger.store.all_rows(["chunk_id", "text"]) if r["chunk_id"] in erased}
+    found = {rows[m.chunk_id][m.start:m.end] for m in matches if m.chunk_id in rows}
+    return [subject, *sorted(f for f in found if len(f.strip()) >= 3 and f != subject)]
 
 
 def _document_probes(ledger: Ledger, targets: Targets, per_chunk: int = 2, width: int = 40) -> list[str]:
@@ -113,7 +148,7 @@ def _document_probes(ledger: Ledger, targets: Targets, per_chunk: int = 2, width
     if not targets.doc_ids:
         return []
     erased = set(targets.chunk_ids)
-    rows = ledger.store.table.search().select(["chunk_id", "text"]).limit(None).to_list()
+    rows = ledger.store.all_rows(["chunk_id", "text"])
     kept_text = "\n".join(r["text"] for r in rows if r["chunk_id"] not in erased)
     probes = []
     for r in rows:
@@ -148,9 +183,31 @@ def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], jou
         for d in targets.partial_doc_ids:
             rows = ledger.store.rows_where(id_predicate("doc_id", [d]), ["chunk_id", "pii_spans"])
             summary = Counter(s["type"] for r in rows for s in json.loads(r["pii_spans"]))
-            conn.execute(table.update().where(table.c.doc_id == d).values(
-                chunk_count=len(rows), pii_summary=json.dumps(dict(summary), sort_keys=True), source_file=None, updated_at=utcnow()))
-    return {"documents_erased": len(targets.doc_ids), "documents_partially_erased": len(targets.partial_doc_ids)}
+            values = dict(chunk_count=len(rows), pii_summary=json.dumps(dict(summary), sort_keys=True), source_file=None, updated_at=utcnow())
+            values.update(_scrubbed(conn, d, targets.scrub.get(d, [])))
+            conn.execute(table.update().where(table.c.doc_id == d).values(**values))
+    return {"documents_erased": len(targets.doc_ids), "documents_partially_erased": len(targets.partial_doc_ids),
+            "registry_fields_erased": sum(len(f) for f in targets.scrub.values())}
+
+
+def _scrubbed(conn, doc_id: str, fields: list[str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Registry fields of a partly erased document that name the subject (front-matter owner and
+    other values, the file name in the source key): erased in place, the document stays."""
+    if not fields:
+        return {}
+    table = DocumentRow.__table__  # type: ignore[attr-defined]
+    meta = json.loads(conn.execute(select(table.c.meta).where(table.c.doc_id == doc_id)).scalar() or "{}")
+    values: dict[str, Any] = {}
+    for f in fields:
+        if f == "owner":
+            values["owner"] = "[erased]"
+            meta.pop("owner", None)
+        elif f.startswith("meta:"):
+            meta.pop(f[5:], None)
+        elif f == "source_key":
+            values["source_key"] = f"erased:{doc_id}"
+    values["meta"] = json.dumps(meta, default=str)
+    return values
 
 
 def _uploads(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
@@ -171,11 +228,9 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
 
 
 def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    from core.registry import flag_for_erasure  # part of every deployment: a broken import must fail the purge
+
     targets = _targets(journal)
-    try:
-        from core.registry import flag_for_erasure
-    except ImportError:  # no model registry in this deployment
-        return {"checkpoints_flagged": []}
     reason = f"trained on data erased by {request['request_id']}"
     flagged = flag_for_erasure(ledger, targets.doc_ids + targets.partial_doc_ids, request["request_id"], reason)
     return {"checkpoints_flagged": sorted(flagged)}
@@ -212,21 +267,33 @@ def vacuum_sqlite(ledger: Ledger) -> None:
 def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     from core.erasure_proof import scan_disk, verify_retrieval
 
+    from core.erasure_proof import remaining_matches
+
     probes = _probes(ledger, journal)
     targets = _targets(journal)
-    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids), "disk_scan": scan_disk(ledger, probes)}
+    subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
+    remaining, kept_chunks = remaining_matches(ledger, request, subject, targets)
+    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids, kept=kept_chunks), "disk_scan": scan_disk(ledger, probes),
+            "subject_scan": remaining}
 
 
 def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     from core.erasure_proof import issue_certificate
 
-    # A crash after issuing but before the journal was saved: reuse the certificate, never issue twice.
-    cert = get_request(ledger, request["request_id"])["certificate_json"] or issue_certificate(ledger, principal, request, journal)
+    from core.erasure import close_superseded
+
+    # A crash after issuing but before the journal was saved: reuse this attempt's certificate, never issue twice.
+    stored = get_request(ledger, request["request_id"])["certificate_json"]
+    cert = stored if stored and stored.get("attempt", 1) == journal.get("attempt", 1) else issue_certificate(ledger, principal, request, journal)
+    if not cert["verified_clean"]:  # the request stays open: the key and the subject are needed to continue
+        return {"certificate_sha256": cert["certificate_sha256"], "verified_clean": False}
+    subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
+    superseded = close_superseded(ledger, principal, request["request_id"], subject) if subject else []
     with ledger.engine.begin() as conn:
         destroy_keys(conn, [request_key_ref(request["request_id"])])
         table = ErasureRequest.__table__  # type: ignore[attr-defined]
         conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(subject_sealed=None))
-    return {"certificate_sha256": cert["certificate_sha256"]}
+    return {"certificate_sha256": cert["certificate_sha256"], "verified_clean": True, "superseded": superseded}
 
 
 _STEP_FUNCS: dict[str, Callable[[Ledger, Principal, dict[str, Any], dict[str, Any]], dict[str, Any]]] = {

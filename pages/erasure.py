@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.erasure import create_request, get_request, list_requests, preview
+from core.erasure import cancel, confirm, create_request, get_request, list_requests, preview
 from core.erasure_proof import certificate_markdown
 from core.purge import execute
 from pages.common import page_guard, run_core
@@ -42,24 +42,46 @@ if requests:
     chosen = st.selectbox("Request", ids, index=default)
     request = get_request(ledger, chosen)
     st.markdown(f"**Status:** `{request['status']}` · received {request['received_at']} · due {request['due_at']}")
-    if request["status"] in ("received", "previewed"):
+    if request["status"] == "incomplete":
+        st.error("The last run did not verify clean: the request stays open. Preview again to continue the erasure.")
+    if request["status"] in ("received", "previewed", "confirmed", "incomplete"):
         if st.button("Preview"):
             st.session_state[f"preview_{chosen}"] = run_core(lambda: preview(ledger, principal, chosen))
-        shown = st.session_state.get(f"preview_{chosen}") or request["preview_json"]
+        shown = st.session_state.get(f"preview_{chosen}")
         if shown:
             st.markdown(f"Will erase **{shown['documents']}** document(s) and **{shown['chunks']}** chunk(s) "
                         f"({len(shown['partial_doc_ids'])} document(s) partially); **{shown['audit_records']}** audit record(s) become unreadable; "
                         f"**{shown['uploaded_files']}** uploaded file(s) removed; cached results: {shown['cached_results']}; "
                         f"checkpoints flagged for retraining: {', '.join(shown['checkpoints']) or 'none'}.")
+            excluded = []
+            if shown.get("matches"):
+                st.subheader(f"{len(shown['matches'])} match(es): untick what is not the subject")
+                for m in shown["matches"]:
+                    if not st.checkbox(f"Erase {m['match_id']}: {m['where']} of {m['doc_id']} ({m['kind']})", value=True, key=f"keep_{chosen}_{m['match_id']}"):
+                        excluded.append(m["match_id"])
+                    st.code(m["passage"], language=None, wrap_lines=True)  # plain text: a passage is never rendered as Markdown
+            typed = st.text_input("Type the subject (or the document id) exactly to confirm", key=f"confirm_{chosen}")
             if st.button("Execute erasure", type="primary"):
-                bar = st.progress(0.0, text="Starting…")
-                result = run_core(lambda: execute(ledger, principal, chosen, progress=lambda s, i, n: bar.progress(min(i / n, 1.0), text=s)))
-                if result:
-                    st.success("Erased and verified." if result["verified_clean"] else "Erased, but verification found traces: see the certificate.")
-                    st.rerun()
+                if run_core(lambda: confirm(ledger, principal, chosen, typed, excluded)):
+                    bar = st.progress(0.0, text="Starting…")
+                    result = run_core(lambda: execute(ledger, principal, chosen, progress=lambda s, i, n: bar.progress(min(i / n, 1.0), text=s)))
+                    if result:
+                        st.session_state.pop(f"preview_{chosen}", None)
+                        if result["verified_clean"]:
+                            st.success("Erased and verified.")
+                        else:
+                            st.error("Erased, but verification found traces: the request stays open; see what remains below.")
+                        st.rerun()
+        with st.expander("Cancel this request"):
+            why = st.text_input("Reason for cancelling", key=f"cancel_reason_{chosen}")
+            if st.button("Cancel request") and run_core(lambda: cancel(ledger, principal, chosen, why)):
+                st.session_state.pop(f"preview_{chosen}", None)
+                st.rerun()
+    if request["status"] == "cancelled":
+        st.info(f"Cancelled {request['cancelled_at']}: {request['cancel_reason']}. Nothing was erased; the subject is no longer stored.")
     if request["certificate_json"]:
         cert = request["certificate_json"]
-        st.subheader("Erasure certificate")
+        st.subheader("Erasure certificate" if cert["verified_clean"] else f"Attempt {cert.get('attempt', 1)}: not verified clean")
         st.markdown(certificate_markdown(cert))
         c1, c2 = st.columns(2)
         c1.download_button("Download certificate (JSON)", json.dumps(cert, indent=2), f"{chosen}.json", "application/json")

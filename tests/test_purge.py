@@ -8,7 +8,7 @@ import pytest
 
 from core.ask import ask
 from core.documents import get_document
-from core.erasure import AlreadyErased, create_request, get_request, list_requests, preview
+from core.erasure import AlreadyErased, confirm, create_request, get_request, list_requests, preview
 from core.erasure_proof import certificate_hash, certificate_markdown, scan_disk
 from core.errors import AccessDenied
 from core.ingest import Source, ingest
@@ -100,18 +100,25 @@ def test_subject_purge_of_chunks_keeps_the_rest_of_a_document(populated) -> None
     by_name = create_request(ledger, alice, subject=SUBJECT, requested_by="data subject", scope="chunks")
     summary = preview(ledger, alice, by_name["request_id"])
     assert ids["mixed"] in summary["partial_doc_ids"] and ids["other"] not in summary["partial_doc_ids"] + summary["doc_ids"]
+    confirm(ledger, alice, by_name["request_id"], SUBJECT)
     execute(ledger, alice, by_name["request_id"])
     _assert_no_trace(ledger, [SUBJECT, "Leeds"], set(summary["chunk_ids"]))
     canteen = ask(ledger, alice, "Which day does the canteen serve a vegan lunch?")
     assert "Thursdays" in canteen.answer
     assert get_document(ledger, ids["mixed"])["status"] == "active"
-    # The e-mail request now finds nothing left: a no-op that says so.
-    with pytest.raises(AlreadyErased, match="nothing matches"):
-        execute(ledger, alice, request["request_id"])
-    # The subject's identifier is not kept once the certificate is issued.
+    # The e-mail request names the same person: certification closed it as superseded, and neither
+    # request keeps the subject's identifier once the certificate is issued.
     from core.erasure import subject_of
 
-    assert subject_of(ledger, by_name["request_id"]) is None
+    superseded = get_request(ledger, request["request_id"])
+    assert (superseded["status"], superseded["cancel_reason"]) == ("cancelled", f"superseded by {by_name['request_id']}")
+    assert subject_of(ledger, by_name["request_id"]) is None and subject_of(ledger, request["request_id"]) is None
+    # A request for an identifier no longer stored anywhere is a no-op that says so.
+    again = create_request(ledger, alice, subject=EMAIL, requested_by="data subject", scope="chunks")
+    preview(ledger, alice, again["request_id"])
+    confirm(ledger, alice, again["request_id"], EMAIL)
+    with pytest.raises(AlreadyErased, match="nothing matches"):
+        execute(ledger, alice, again["request_id"])
 
 
 def test_purging_an_erased_document_again_is_a_noop_that_says_so(populated) -> None:  # type: ignore[no-untyped-def]

@@ -1,9 +1,13 @@
-"""`ragledger purge`: right-to-be-forgotten erasure, with preview, resume and certificate."""
+"""`ragledger purge`: right-to-be-forgotten erasure, with preview, confirmation, resume, cancel and certificate."""
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+
+NOT_CLEAN_EXIT = 6  # the purge ran but its verification found traces: the request stays open
 
 
 def _progress(step: str, i: int, n: int) -> None:
@@ -11,23 +15,46 @@ def _progress(step: str, i: int, n: int) -> None:
         click.echo(f"[{i + 1}/{n}] {step}", err=True)
 
 
+def _preview_text(request_id: str, summary: dict[str, Any], dry_run: bool) -> str:
+    matches = summary.get("matches") or []
+    lines = []
+    if matches:
+        docs = len({m["doc_id"] for m in matches})
+        lines.append(f"{request_id}: {len(matches)} match(es) in {docs} document(s); exclude any that is not the subject with --exclude ID:")
+        for m in matches:
+            lines.append(f"  {m['match_id']}  {m['doc_id']}  {m['where']} ({m['kind']}): {m['passage']}")
+    lines.append(f"{request_id}{' (dry run)' if dry_run else ''}: would erase {summary['documents']} document(s) whole, "
+                 f"{summary['chunks']} chunk(s) in all, {len(summary['partial_doc_ids'])} document(s) partially; "
+                 f"{summary['audit_records']} audit record(s) would become unreadable; "
+                 f"checkpoints to flag: {', '.join(summary['checkpoints']) or 'none'}")
+    if dry_run:
+        lines.append(f"Nothing was changed. Execute it with `ragledger purge --request {request_id}` "
+                     f"or drop it with `ragledger purge --cancel {request_id} --reason TEXT`.")
+    return "\n".join(lines)
+
+
 @cli.command("purge")
 @click.option("--doc", "doc_id", help="erase this document (its id)")
 @click.option("--subject", help="erase a data subject: an e-mail, a name or an id")
+@click.option("--request", "request_id", help="continue an open request (a dry run or an incomplete purge) by its id")
 @click.option("--scope", type=click.Choice(["documents", "chunks"]), default="documents", show_default=True,
               help="subject requests: erase whole documents that mention the subject, or only those chunks")
 @click.option("--requested-by", help="who asked for the erasure (recorded on the request)")
-@click.option("--reason", default="", help="legal basis or note")
-@click.option("--dry-run", is_flag=True, help="preview what would be erased; change nothing")
+@click.option("--reason", default="", help="legal basis or note (for --cancel: why)")
+@click.option("--exclude", "exclude", multiple=True, help="a match id (mat_…) or document id (doc_…) of the preview that is not the subject; repeatable")
+@click.option("--yes", is_flag=True, help="confirm without the typed prompt (scripts)")
+@click.option("--dry-run", is_flag=True, help="preview every match and what would be erased; change nothing")
 @click.option("--resume", is_flag=True, help="complete every purge that was interrupted")
+@click.option("--cancel", "cancel_id", help="cancel an open request by its id (with --reason); its sealed subject is destroyed")
 @click.option("--list", "list_requests_", is_flag=True, help="list erasure requests with their status and deadline")
 @click.option("--certificate", "certificate_of", help="print the certificate of a request id (Markdown, or JSON with --json)")
 @click.option("--json", "as_json", is_flag=True)
 @user_option(DEFAULT_CLI_USER)
-def purge_cmd(doc_id: str | None, subject: str | None, scope: str, requested_by: str | None, reason: str, dry_run: bool,
-              resume: bool, list_requests_: bool, certificate_of: str | None, as_json: bool, user: str) -> None:
+def purge_cmd(doc_id: str | None, subject: str | None, request_id: str | None, scope: str, requested_by: str | None, reason: str,
+              exclude: tuple[str, ...], yes: bool, dry_run: bool, resume: bool, cancel_id: str | None, list_requests_: bool,
+              certificate_of: str | None, as_json: bool, user: str) -> None:
     """Erase a document or a data subject from every store, prove it, and certify it."""
-    from core.erasure import certificate, create_request, list_requests, preview
+    from core.erasure import cancel, certificate, confirm, create_request, get_request, list_requests, preview, subject_of
     from core.erasure_proof import certificate_markdown
     from core.purge import execute, pending_requests
 
@@ -51,14 +78,27 @@ def purge_cmd(doc_id: str | None, subject: str | None, scope: str, requested_by:
         done = [execute(ledger, principal, rid, progress=None if as_json else _progress) for rid in pending_requests(ledger)]
         emit([c["request_id"] for c in done], as_json, f"resumed {len(done)} purge(s)" + "".join(f"\n  {c['request_id']}" for c in done))
         return
-    if not requested_by:
-        raise click.UsageError("--requested-by NAME is required (who asked for the erasure)")
-    request = create_request(ledger, principal, doc_id=doc_id, subject=subject, requested_by=requested_by, reason=reason, scope=scope)
-    summary = preview(ledger, principal, request["request_id"])
-    if dry_run:
-        emit({"request_id": request["request_id"], "dry_run": True, **summary}, as_json,
-             f"{request['request_id']} (dry run): would erase {summary['documents']} document(s), {summary['chunks']} chunk(s); "
-             f"{summary['audit_records']} audit record(s) would become unreadable; checkpoints to flag: {', '.join(summary['checkpoints']) or 'none'}")
+    if cancel_id:
+        closed = cancel(ledger, principal, cancel_id, reason)
+        emit(closed, as_json, f"{cancel_id} cancelled; nothing was erased and its subject is no longer stored")
         return
-    cert = execute(ledger, principal, request["request_id"], progress=None if as_json else _progress)
+    if request_id:
+        request = get_request(ledger, request_id)
+    else:
+        if not requested_by:
+            raise click.UsageError("--requested-by NAME is required (who asked for the erasure)")
+        request = create_request(ledger, principal, doc_id=doc_id, subject=subject, requested_by=requested_by, reason=reason, scope=scope)
+    rid = request["request_id"]
+    summary = preview(ledger, principal, rid)
+    if dry_run:
+        emit({"request_id": rid, "dry_run": True, **summary}, as_json, _preview_text(rid, summary, True))
+        return
+    if not as_json:
+        click.echo(_preview_text(rid, summary, False))
+    target = request["doc_id"] if request["kind"] == "document" else subject_of(ledger, rid)
+    typed = target if yes else click.prompt("Type the subject (or document id) exactly to confirm the erasure", default="", show_default=False, err=True)
+    confirm(ledger, principal, rid, typed or "", list(exclude))
+    cert = execute(ledger, principal, rid, progress=None if as_json else _progress)
     emit(cert, as_json, certificate_markdown(cert))
+    if not cert["verified_clean"]:
+        raise SystemExit(NOT_CLEAN_EXIT)
