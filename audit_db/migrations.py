@@ -68,3 +68,11 @@ def m002_erasure_requests(conn: Connection) -> None:
     import core.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "erasure_requests")
+
+
+@migration
+def m401_sign_in_throttle(conn: Connection) -> None:
+    """Failed sign-in counters per account and per client address (issue 14)."""
+    import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "sign_in_throttle")
