@@ -43,6 +43,11 @@ class Counter:
     last_failure: float
 
 
+def _rows(conn: Connection, keys: list[str]) -> list[SignInThrottle]:
+    table = SignInThrottle.__table__  # type: ignore[attr-defined]
+    return [SignInThrottle(**m) for m in conn.execute(select(table).where(table.c.key.in_(keys))).mappings()]
+
+
 class Throttle:
     def __init__(self, engine: Engine, rules: SignInPolicy) -> None:
         self.engine = engine
@@ -89,7 +94,7 @@ class Throttle:
         """The refusal that applies to this attempt (a lock first, else the latest backoff), or None."""
         with self.engine.begin() as conn:
             keys = self._keys(self._lock(conn), name, address)
-            rows = conn.execute(select(SignInThrottle).where(SignInThrottle.key.in_([k for _, k in keys]))).scalars().all()  # type: ignore[attr-defined]
+            rows = _rows(conn, [k for _, k in keys])
         found = [r for r in (self._refusal(row, now) for row in rows) if r is not None]
         locked = [r for r in found if r.reason == "locked"]
         return max(locked or found, key=lambda r: r.retry_at) if found else None
@@ -100,7 +105,7 @@ class Throttle:
         account = Counter(0, None, now)
         with self.engine.begin() as conn:
             for scope, key in self._keys(self._lock(conn), name, address):
-                row = conn.execute(select(SignInThrottle).where(SignInThrottle.key == key)).scalar_one_or_none()
+                row = next(iter(_rows(conn, [key])), None)
                 locked_now = row is not None and row.locked_until is not None and now < row.locked_until
                 if row is None or not self._window_open(row, now):
                     failures, window_start = 1, now
@@ -129,7 +134,7 @@ class Throttle:
         """Forget the account's failures and lock (an unlock); returns what was there."""
         with self.engine.begin() as conn:
             key = self._key(self._lock(conn), ACCOUNT, name)
-            row = conn.execute(select(SignInThrottle).where(SignInThrottle.key == key)).scalar_one_or_none()
+            row = next(iter(_rows(conn, [key])), None)
             if row is None:
                 return None
             conn.execute(delete(SignInThrottle).where(SignInThrottle.key == key))  # type: ignore[arg-type]
@@ -140,7 +145,7 @@ class Throttle:
         with self.engine.begin() as conn:
             secret = self._lock(conn)
             by_key = {self._key(secret, ACCOUNT, n): n for n in names}
-            rows = conn.execute(select(SignInThrottle).where(SignInThrottle.key.in_(list(by_key)))).scalars().all()  # type: ignore[attr-defined]
+            rows = _rows(conn, list(by_key))
         out = {}
         for row in rows:
             locked = row.locked_until if row.locked_until is not None and now < row.locked_until else None
