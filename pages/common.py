@@ -160,6 +160,9 @@ def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
 
     principal = current_principal()
     if principal is None:
+        notice = st.session_state.pop("sign_in_notice", None)  # a timeout just ended the session
+        if notice:
+            st.info(notice)
         st.warning("Please sign in first.")
         st.stop()
     ledger = get_ledger()
