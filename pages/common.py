@@ -35,6 +35,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/policy.py", "Policy", "🛡️", "policy.simulate", "policy"),
     PageSpec("pages/models.py", "Models", "🧬", "models.read", "models"),
     PageSpec("pages/erasure.py", "Erasure", "🧹", "purge", "erasure"),
+    PageSpec("pages/accounts.py", "Accounts", "👤", "policy.edit", "accounts"),
 ]
 
 

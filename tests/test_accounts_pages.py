@@ -12,7 +12,7 @@ from auth_support import fail
 from conftest import make_ledger
 from core.accounts import unlock
 from core.demo_home import prepare_demo_policies
-from ui_support import app_test, copy_home, errors, sign_in, signed_in_as, texts
+from ui_support import app_test, copy_home, errors, page_as, sign_in, signed_in_as, texts
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +85,24 @@ def test_the_demo_home_of_make_run_lets_alice_sign_in(home, monkeypatch) -> None
     prepare_demo_policies(home)  # what `ragledger demo load` does to its home
     at = sign_in(app_test(home), "alice")
     assert signed_in_as(at) == "alice" and not errors(at)
+
+
+def test_a_compliance_officer_unlocks_from_the_accounts_page(home) -> None:  # type: ignore[no-untyped-def]
+    led = make_ledger(home)
+    fail(led, "carol", led.policy.files.sign_in.lock_after_failures)
+    at = page_as("pages/accounts.py", home, "alice").run()
+    frame = at.dataframe[0].value
+    state = dict(zip(frame["account"], frame["state"]))
+    assert state["carol"].startswith("locked until") and state["bob"] == "active"
+    assert at.selectbox[0].value == "carol"
+    at.button[0].click().run()
+    assert "carol: unlocked (audited)." in [s.value for s in at.success]
+    assert dict(zip(at.dataframe[0].value["account"], at.dataframe[0].value["state"]))["carol"] == "active"
+    [record] = make_ledger(home).audit.records(kinds=["account_unlock"])
+    assert record["actor"] == "alice" and record["payload"]["account"] == "carol"
+
+
+@pytest.mark.parametrize("user", ["bob", "carol", "dave"])
+def test_the_accounts_page_is_refused_to_other_roles(home, user) -> None:  # type: ignore[no-untyped-def]
+    at = page_as("pages/accounts.py", home, user).run()
+    assert any("Access denied" in e for e in errors(at)) and not at.dataframe
