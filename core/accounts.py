@@ -8,6 +8,7 @@ validated first (nothing is written if it fails), written atomically, audited as
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from core.actions import POLICY_EDIT, SIMULATE
@@ -51,6 +52,14 @@ def check_start(policy: Policy) -> None:
             f"their demo password: {', '.join(names)}",
             hint=f"give each a real password: {fixes} (or `ragledger users disable NAME`); "
                  "for a demo, run `ragledger demo load` and use its home")
+
+
+def check_start_at(policies_dir: Path) -> None:
+    """`check_start` on the policies as they are on disk now (the CLI's and the app's start check: cheap,
+    nothing but the YAML files and, once per process and account, one scrypt)."""
+    from core.policy import load_policy
+
+    check_start(load_policy(policies_dir))
 
 
 def check_password_rules(policy: Policy, name: str, password: str) -> None:

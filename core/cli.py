@@ -24,11 +24,10 @@ START_CHECK_EXEMPT = {"users", "demo"}
 def cli(ctx: click.Context) -> None:
     """RAG Ledger: governed retrieval, audit, erasure and model lineage."""
     if ctx.invoked_subcommand not in START_CHECK_EXEMPT and "--help" not in sys.argv[1:]:
-        from core.accounts import check_start
+        from core.accounts import check_start_at
         from core.config import Settings
-        from core.policy import load_policy
 
-        check_start(load_policy(Settings.from_env().policies_dir))  # demo passwords outside demo mode stop here
+        check_start_at(Settings.from_env().policies_dir)  # demo passwords outside demo mode stop here
 
 
 def emit(data: Any, as_json: bool, human: str | None = None) -> None:

@@ -57,11 +57,13 @@ def _open_ledger(home: str, database_url: str) -> Ledger:
 
 def start_problem() -> str | None:
     """Why the app must not start (a demo password outside demo mode, a broken policy), or None.
-    Checked on every run, so a policy change that ends demo mode takes effect at once."""
-    from core.accounts import check_start
+    Checked on every run against the policies on disk (without loading the models, so the sign-in
+    form still appears at once), so a change that ends demo mode takes effect at once."""
+    from core.accounts import check_start_at
+    from core.config import Settings
 
     try:
-        check_start(get_ledger().policy)
+        check_start_at(Settings.from_env().policies_dir)
     except RagLedgerError as exc:
         return str(exc)
     return None
