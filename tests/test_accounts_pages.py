@@ -3,6 +3,7 @@ locked account sees when it may retry even with the right password, demo passwor
 stop the start naming the fix, and the demo home (`ragledger demo load`'s policies) lets alice in."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from ui_support import app_test, copy_home, errors, page_as, sign_in, signed_in_
 def _restore_env(monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.delenv("RAGLEDGER_HOME", raising=False)
     monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
+    # AppTest installs the last script it ran as sys.modules["__main__"]; multiprocessing's spawn re-runs
+    # __main__ in its children, so a later test's worker processes would run a page file. Put it back.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture
