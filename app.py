@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out
+from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out, start_problem
 
 st.set_page_config(page_title="RAG Ledger", page_icon="📒", layout="wide")
+
+problem = start_problem()  # e.g. a demo password outside demo mode: nothing else runs until it is fixed
+if problem is not None:
+    st.error(f"RAG Ledger cannot start: {problem}")
+    st.stop()
 
 principal = current_principal()
 if principal is None:

@@ -95,3 +95,11 @@ def m601_erasure_confirmation(conn: Connection) -> None:
                        ("cancelled_at", "VARCHAR"), ("cancel_reason", "VARCHAR")):
         if name not in have:
             conn.execute(text(f"ALTER TABLE erasure_requests ADD COLUMN {name} {kind}"))
+
+
+@migration
+def m401_sign_in_throttle(conn: Connection) -> None:
+    """Failed sign-in counters per account and per client address (issue 14)."""
+    import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "sign_in_throttle")

@@ -14,12 +14,20 @@ import click
 from core.errors import RagLedgerError
 
 DEFAULT_CLI_USER = "ops"
+# Commands that must run while the start-up check fails: they are how it is fixed.
+START_CHECK_EXEMPT = {"users", "demo"}
 
 
 @click.group()
 @click.version_option(package_name="ragledger")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """RAG Ledger: governed retrieval, audit, erasure and model lineage."""
+    if ctx.invoked_subcommand not in START_CHECK_EXEMPT and "--help" not in sys.argv[1:]:
+        from core.accounts import check_start_at
+        from core.config import Settings
+
+        check_start_at(Settings.from_env().policies_dir)  # demo passwords outside demo mode stop here
 
 
 def emit(data: Any, as_json: bool, human: str | None = None) -> None:
@@ -43,7 +51,7 @@ def user_option(default: str | None = None):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from core.cli_commands import audit, compliance, documents, models, purge, query  # noqa: F401  (attach their commands)
+    from core.cli_commands import audit, compliance, documents, models, purge, query, users  # noqa: F401  (attach their commands)
 
     try:
         cli.main(standalone_mode=False)

@@ -17,6 +17,13 @@ DEFAULT_HOME = Path.home() / ".ragledger"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
+def home_policies(home: Path) -> Path | None:
+    """The home's own copy of the policies (`ragledger demo load` writes one), when it has one: edits
+    (policy page, `ragledger users`) then stay with that home instead of the checkout's policies/."""
+    folder = home / "policies"
+    return folder if (folder / "policy.yaml").is_file() else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations. Build it with `Settings.from_env()`; pass it explicitly everywhere else."""
@@ -46,7 +53,7 @@ class Settings:
         from audit_db import default_database_url
 
         resolved = Path(home or os.environ.get("RAGLEDGER_HOME") or DEFAULT_HOME).expanduser().resolve()
-        policies = Path(os.environ.get("RAGLEDGER_POLICIES") or REPO_ROOT / "policies").resolve()
+        policies = Path(os.environ.get("RAGLEDGER_POLICIES") or home_policies(resolved) or REPO_ROOT / "policies").resolve()
         url = os.environ.get("RAGLEDGER_DATABASE_URL") or default_database_url(resolved)
         resolved.mkdir(parents=True, exist_ok=True, mode=0o700)
         return cls(home=resolved, policies_dir=policies, database_url=url)

@@ -65,3 +65,13 @@ class AuditIntegrityError(RagLedgerError):
 
 class StoreError(RagLedgerError):
     """A store (LanceDB, the SQL database) could not complete an operation."""
+
+
+class SignInThrottled(AuthError):
+    """A sign-in attempt refused before its password was checked (locked account or backoff);
+    `retry_at` (seconds since the epoch) says when the next attempt may come."""
+
+    def __init__(self, message: str, *, retry_at: float, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_at = retry_at
+        self.reason = reason

@@ -67,6 +67,7 @@ class Principal(Strict):
     groups: list[str] = []
     clearance: Classification = "public"
     password_hash: str | None = None
+    disabled: bool = False  # `ragledger users disable NAME`: the account can no longer sign in
 
 
 class OidcMapping(Strict):
@@ -136,12 +137,29 @@ class Retention(Strict):
         return days
 
 
+class SignInPolicy(Strict):
+    """Local sign-in rules (the fallback when no identity provider is configured; see docs/accounts.md)."""
+
+    min_password_length: int = Field(default=12, ge=8, le=128)
+    lock_after_failures: int = Field(default=5, ge=1, le=1000, description="failures of one account within the window that lock it")
+    failure_window_minutes: float = Field(default=15, gt=0)
+    lock_minutes: float = Field(default=15, gt=0)
+    backoff_after_failures: int = Field(default=3, ge=1, description="failures (per account) before each attempt waits")
+    address_backoff_after_failures: int = Field(default=10, ge=1, description="failures from one client address before it waits")
+    backoff_base_seconds: float = Field(default=2, ge=0)
+    backoff_max_seconds: float = Field(default=300, ge=0)
+    idle_timeout_minutes: float = Field(default=30, gt=0)
+    absolute_timeout_hours: float = Field(default=12, gt=0)
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
     analyzed_entities: list[str]
     flagged_models_may_serve: bool = False
     retention: Retention = Retention()
+    demo_mode: bool = False  # demo passwords ("<name>-demo") are accepted only while this is true
+    sign_in: SignInPolicy = SignInPolicy()
 
     @field_validator("groups")
     @classmethod

@@ -21,7 +21,7 @@ if status:
         st.error(f"Hash chain BROKEN at record {status['first_bad_seq']} ({status['first_bad_record']}): {status['reason']}")
 
 cols = st.columns(4)
-kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "relabel", "sign_in", "purge", "erasure_certificate", "training", "model"], default=[])
+kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "relabel", "sign_in", "sign_in_refused", "account_lock", "account_unlock", "sign_out", "purge", "erasure_certificate", "training", "model"], default=[])
 actor = cols[1].text_input("Actor")
 since = cols[2].date_input("From", value=None)
 until = cols[3].date_input("To", value=None)

@@ -3,6 +3,7 @@ top of each page, and the one place where core errors become messages."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -34,6 +35,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/policy.py", "Policy", "🛡️", "policy.simulate", "policy"),
     PageSpec("pages/models.py", "Models", "🧬", "models.read", "models"),
     PageSpec("pages/erasure.py", "Erasure", "🧹", "purge", "erasure"),
+    PageSpec("pages/accounts.py", "Accounts", "👤", "policy.edit", "accounts"),
 ]
 
 
@@ -45,20 +47,69 @@ def get_ledger() -> Ledger:
 
 @st.cache_resource(show_spinner="Opening the ledger…")
 def _open_ledger(home: str, database_url: str) -> Ledger:
+    from core.accounts import check_start
+
     ledger = Ledger.open()
+    check_start(ledger.policy)  # demo passwords outside demo mode: raise before anything loads (not cached)
     ledger.warm_up()
     return ledger
+
+
+def start_problem() -> str | None:
+    """Why the app must not start (a demo password outside demo mode, a broken policy), or None.
+    Checked on every run against the policies on disk (without loading the models, so the sign-in
+    form still appears at once), so a change that ends demo mode takes effect at once."""
+    from core.accounts import check_start_at
+    from core.config import Settings
+
+    try:
+        check_start_at(Settings.from_env().policies_dir)
+    except RagLedgerError as exc:
+        return str(exc)
+    return None
+
+
+def _begin_session(principal: Principal) -> None:
+    now = time.time()
+    st.session_state.update(principal=principal, session_started_at=now, session_last_activity=now)
+
+
+def _session_ended(principal: Principal) -> bool:
+    """The page hook of core.sessions: end (and audit) a session past its idle or absolute timeout."""
+    from core.sessions import expiry_message, session_expiry
+    from core.sign_in import record_sign_out
+
+    now = time.time()
+    started = st.session_state.setdefault("session_started_at", now)
+    last = st.session_state.get("session_last_activity", now)
+    ledger = get_ledger()
+    rules = ledger.policy.files.sign_in
+    reason = session_expiry(started, last, now, rules)
+    if reason is None:
+        st.session_state["session_last_activity"] = now
+        return False
+    record_sign_out(ledger, principal, reason, started_at=started, now=now)
+    _end_session()
+    st.session_state["sign_in_notice"] = expiry_message(reason, rules)
+    return True
+
+
+def _end_session() -> None:
+    st.session_state.clear()
+    if getattr(st.user, "is_logged_in", False):
+        st.logout()
 
 
 def current_principal() -> Principal | None:
     """The principal of this browser session: a local sign-in, or OIDC claims mapped by policy."""
     if "principal" in st.session_state:
-        return st.session_state["principal"]
+        principal = st.session_state["principal"]
+        return None if _session_ended(principal) else principal
     try:
         user = st.user
         if getattr(user, "is_logged_in", False):
             principal = get_ledger().policy.principal_from_claims(dict(user))
-            st.session_state["principal"] = principal
+            _begin_session(principal)
             return principal
     except (AttributeError, KeyError, RagLedgerError):
         return None
@@ -73,11 +124,13 @@ def oidc_configured() -> bool:
 
 
 def sign_in_form() -> None:
-    from core.auth import authenticate
-    from core.events import SignIn
+    from core.sign_in import sign_in
 
     st.title("📒 RAG Ledger")
     st.caption("Governed retrieval, audit and erasure for enterprise RAG.")
+    notice = st.session_state.pop("sign_in_notice", None)
+    if notice:
+        st.info(notice)
     if oidc_configured():
         st.button("Sign in with your identity provider", on_click=st.login)
         st.divider()
@@ -86,24 +139,22 @@ def sign_in_form() -> None:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
-        ledger = get_ledger()
-        try:
-            principal = authenticate(ledger.policy, name.strip(), password)
+        try:  # throttled and audited in core (core/sign_in.py)
+            principal = sign_in(get_ledger(), name.strip(), password, address=getattr(st.context, "ip_address", None))
         except RagLedgerError as exc:
-            known = name.strip() in ledger.policy.principal_names()
-            # What was typed may be an e-mail or a password: only known names enter the chain.
-            ledger.audit.append(SignIn(actor=name.strip() if known else "(unknown user)", actor_role="unknown", ok=False))
             st.error(str(exc))
             return
-        ledger.audit.append(SignIn(actor=principal.name, actor_role=principal.role, ok=True))
-        st.session_state["principal"] = principal
+        _begin_session(principal)
         st.rerun()
 
 
 def sign_out() -> None:
-    st.session_state.clear()
-    if getattr(st.user, "is_logged_in", False):
-        st.logout()
+    from core.sign_in import record_sign_out
+
+    principal = st.session_state.get("principal")
+    if principal is not None:
+        record_sign_out(get_ledger(), principal, "user", started_at=st.session_state.get("session_started_at"))
+    _end_session()
 
 
 def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
@@ -112,6 +163,9 @@ def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
 
     principal = current_principal()
     if principal is None:
+        notice = st.session_state.pop("sign_in_notice", None)  # a timeout just ended the session
+        if notice:
+            st.info(notice)
         st.warning("Please sign in first.")
         st.stop()
     ledger = get_ledger()

@@ -16,6 +16,11 @@ from core.config import REPO_ROOT, Settings
 from core.db import dispose_engines
 from core.ledger import Ledger
 
+# The suite signs in with the demo accounts ("<name>-demo"), which the app and the CLI accept only in
+# demo mode. Turn it on for this process and every subprocess it starts (the CLI, streamlit); tests of
+# the refusal outside demo mode set RAGLEDGER_DEMO_MODE=0 themselves (docs/accounts.md).
+os.environ["RAGLEDGER_DEMO_MODE"] = "1"
+
 PG_BASE = os.environ.get("RAGLEDGER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -95,5 +95,16 @@ def demo() -> None:
 @demo.command("load")
 @user_option(DEFAULT_CLI_USER)
 def demo_load(user: str) -> None:
-    """Ingest demo_corpus/ (unchanged files are skipped, so this is safe to repeat)."""
+    """Ingest demo_corpus/ (unchanged files are skipped, so this is safe to repeat) into a home whose own
+    copy of the policies has demo mode on, so the demo accounts' passwords work there (docs/accounts.md)."""
+    import os
+
+    from core.config import Settings
+    from core.demo_home import prepare_demo_policies
+
+    home = Settings.from_env().home
+    folder, status = prepare_demo_policies(home)
+    click.echo(f"demo policies ({status}, demo_mode on): {folder}", err=True)
+    if os.environ.get("RAGLEDGER_POLICIES"):
+        click.echo(f"note: RAGLEDGER_POLICIES is set, so {os.environ['RAGLEDGER_POLICIES']} is used instead of that copy", err=True)
     _run_ingest([REPO_ROOT / "demo_corpus"], user, None, None, None, False)
