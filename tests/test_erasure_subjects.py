@@ -193,7 +193,7 @@ def test_an_undecodable_lance_file_fails_the_proof_by_name(issue_ledger) -> None
 def _sealed_subjects_left(ledger) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     with ledger.engine.connect() as conn:
         sealed = conn.execute(text("SELECT COUNT(*) FROM erasure_requests WHERE subject_sealed IS NOT NULL")).scalar()
-        keys = conn.execute(text("SELECT COUNT(*) FROM doc_keys WHERE ref LIKE 'req:%'")).scalar()
+        keys = conn.execute(text("SELECT COUNT(*) FROM sealing_keys WHERE ref LIKE 'req:%' AND wrapped IS NOT NULL")).scalar()
     return sealed, keys
 
 

@@ -25,12 +25,13 @@ CONCERN = "How do I report a concern about wrongdoing and am I protected from re
 
 
 def _purge_subject(ledger, subject: str, scope: str = "chunks") -> dict:  # type: ignore[no-untyped-def]
-    from core.erasure import create_request, preview
+    from core.erasure import confirm, create_request, preview
     from core.purge import execute
 
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, subject=subject, requested_by="DSR-2026-014 (data subject)", reason="GDPR Art. 17", scope=scope)
     preview(ledger, alice, request["request_id"])
+    confirm(ledger, alice, request["request_id"], subject)
     return execute(ledger, alice, request["request_id"])
 
 
