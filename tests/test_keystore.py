@@ -60,7 +60,7 @@ def test_cli_audit_list_after_the_tour_shows_erased(tmp_path) -> None:  # type: 
     home = tmp_path / "tour"
     run_cli(home, "ingest", str(REPO_ROOT / "demo_corpus" / "policies"), "--json")
     run_cli(home, "ask", "Who is the whistleblowing officer and how can she be reached?", "--user", "carol")
-    run_cli(home, "purge", "--subject", "Helena Marchetti", "--scope", "chunks", "--requested-by", "DSR-2026-014 (data subject)", "--reason", "GDPR Art. 17")
+    run_cli(home, "purge", "--subject", "Helena Marchetti", "--scope", "chunks", "--requested-by", "DSR-2026-014 (data subject)", "--reason", "GDPR Art. 17", "--yes")
     run_cli(home, "ask", CONCERN, "--user", "carol")
     out = run_cli(home, "audit", "list", "--user", "alice", "--limit", "100").stdout
     assert "[erased]" in out and "How do I report a concern" in out
