@@ -156,3 +156,21 @@ def scan_patterns(text: str, entities: list[str], recognizers: tuple[Recognizer,
         return []
     results = pattern_analyzer(recognizers).analyze(text=text, language="en", entities=entities, score_threshold=MIN_SCORE)
     return resolve_overlaps([Span(r.entity_type, r.start, r.end, r.score) for r in results])
+
+
+def analyze_many(texts: list[str], entities: list[str], recognizers: tuple[Recognizer, ...] = (), batch_size: int = 16) -> list[list[Span]]:
+    """`analyze` over many texts at once: spaCy runs them through `nlp.pipe` (Presidio's
+    BatchAnalyzerEngine), about twice the throughput of one call per text, with the same
+    post-processing as `analyze` (false positives dropped, names completed, overlaps resolved)."""
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    if not texts:
+        return []
+    batch = BatchAnalyzerEngine(full_analyzer(recognizers)).analyze_iterator(
+        texts, language="en", batch_size=batch_size, entities=entities, score_threshold=MIN_SCORE)
+    out = []
+    for text, results in zip(texts, batch):
+        spans = [Span(r.entity_type, r.start, r.end, r.score) for r in results]
+        spans = [_complete_name(text, s) for s in spans if text[s.start:s.end].strip().lower() not in FALSE_POSITIVES]
+        out.append(resolve_overlaps(spans))
+    return out
