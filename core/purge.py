@@ -210,11 +210,12 @@ def vacuum_sqlite(ledger: Ledger) -> None:
 
 
 def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-    from core.erasure_proof import scan_disk, verify_retrieval
+    from core.erasure_proof import scan_disk, scan_indexes, verify_retrieval
 
     probes = _probes(ledger, journal)
     targets = _targets(journal)
-    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids), "disk_scan": scan_disk(ledger, probes)}
+    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids), "disk_scan": scan_disk(ledger, probes),
+            "index_scan": scan_indexes(ledger.settings.lance_dir)}
 
 
 def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
