@@ -141,8 +141,10 @@ class ChunkStore:
     def refresh(self) -> None:
         """See other processes' commits (ingestion from the CLI while the app runs)."""
         if self._table is not None:
+            seen = self._table.version
             self._table.checkout_latest()
-            self._vector_indexed = None
+            if self._table.version != seen:
+                self._vector_indexed = None
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -238,7 +238,7 @@ def _store_batch(ledger: Ledger, principal: Principal, items: list[Prepared | In
         try:
             for n, item in enumerate(items):
                 if progress:
-                    progress(getattr(getattr(item, "source", None), "name", ""), done + n, total)
+                    progress(item.source.name if isinstance(item, Prepared) else getattr(item, "title", ""), done + n, total)
                 if isinstance(item, BaseException):
                     raise item
                 if isinstance(item, IngestResult):
