@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 
-.PHONY: run test bench demo install install-test browser clean lint
+.PHONY: run test bench bench-scale demo install install-test browser clean lint
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python -m bench.run_all
+
+# The scale points: `make bench-scale SIZES=100000,1000000` (tables are built once under /tmp/rl-scale).
+bench-scale: install-test
+	BENCH_SCALE_SIZES=$(or $(SIZES),100000,1000000) BENCH_PURGE_SIZES=$(or $(SIZES),100000,1000000) $(BIN)/python -m bench.run_all bench_scale bench_purge bench_ingest
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,7 +8,9 @@ written to Lance transaction files).
 from __future__ import annotations
 
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,47 @@ SCHEMA = pa.schema(
     ]
 )
 RESULT_COLUMNS = [f.name for f in SCHEMA if f.name != "vector"]
+VECTOR_INDEX = "vector_idx"
+# What the withheld accounting needs of a row it never shows.
+LABEL_COLUMNS = ["chunk_id", "doc_id", "content_hash", "groups", "classification"]
+
+
+@dataclass(frozen=True)
+class VectorIndexConfig:
+    """When the table gets an ANN index, which kind, and how queries use it.
+
+    Below `min_rows` a flat scan is exact and about as fast as an index (see docs/deployment.md for
+    the measurement); past it the index pays. `nprobes` partitions are always searched; a selective
+    access prefilter may leave fewer than `fetch` rows in them, and then LanceDB widens the search up
+    to `max_nprobes` partitions instead of returning short (prefilter, never post-filter starvation).
+    `refine_factor` re-ranks that many times `fetch` candidates with the exact vectors, which is what
+    brings recall@10 of the quantized codes above 0.95 (bench/bench_scale.py measures it).
+    """
+
+    kind: str = "IVF_PQ"
+    min_rows: int = 20_000
+    nprobes: int = 20
+    max_nprobes: int = 0  # 0: no limit, every partition if the filter needs it
+    refine_factor: int = 10
+    rows_per_partition: int = 4096
+
+    @classmethod
+    def from_env(cls) -> "VectorIndexConfig":
+        """Deployment overrides: RAGLEDGER_VECTOR_INDEX (kind or "none"), RAGLEDGER_VECTOR_INDEX_MIN_ROWS,
+        RAGLEDGER_NPROBES, RAGLEDGER_REFINE_FACTOR."""
+        base = cls()
+        kind = os.environ.get("RAGLEDGER_VECTOR_INDEX", base.kind).upper()
+        if kind not in {"IVF_PQ", "IVF_HNSW_SQ", "IVF_SQ", "NONE"}:
+            raise StoreError(f"RAGLEDGER_VECTOR_INDEX={kind!r} is not a supported index", hint="use IVF_PQ, IVF_HNSW_SQ, IVF_SQ or none")
+        try:
+            return cls(kind=kind, min_rows=int(os.environ.get("RAGLEDGER_VECTOR_INDEX_MIN_ROWS", base.min_rows)),
+                       nprobes=int(os.environ.get("RAGLEDGER_NPROBES", base.nprobes)),
+                       refine_factor=int(os.environ.get("RAGLEDGER_REFINE_FACTOR", base.refine_factor)))
+        except ValueError as e:
+            raise StoreError(f"a RAGLEDGER_* index setting is not a whole number: {e}", hint="unset it or give an integer") from e
+
+    def partitions(self, rows: int) -> int:
+        return max(1, min(4096, rows // self.rows_per_partition))
 
 
 @dataclass
@@ -73,14 +116,18 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
-    def __init__(self, directory: Path, table: str = TABLE) -> None:
+    def __init__(self, directory: Path, table: str = TABLE, index: VectorIndexConfig | None = None) -> None:
         import lancedb
 
         self.name = table
         self.directory = directory
+        self.index = index or VectorIndexConfig.from_env()
         directory.mkdir(parents=True, exist_ok=True)
         self.db = lancedb.connect(str(directory))
         self._table = None
+        self._vector_indexed: bool | None = None
+        # The vector and full-text legs of a hybrid search run at the same time (LanceDB releases the GIL).
+        self._legs = ThreadPoolExecutor(max_workers=3, thread_name_prefix="search-leg")
 
     @property
     def table(self):  # type: ignore[no-untyped-def]
@@ -94,27 +141,69 @@ class ChunkStore:
     def refresh(self) -> None:
         """See other processes' commits (ingestion from the CLI while the app runs)."""
         if self._table is not None:
+            seen = self._table.version
             self._table.checkout_latest()
+            if self._table.version != seen:
+                self._vector_indexed = None
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.table.add(pa.Table.from_pylist(rows, schema=SCHEMA))
 
-    def ensure_indexes(self) -> None:
-        """Full-text and scalar indexes; rows added later are searched too (unindexed rows are
-        scanned) until `optimize` folds them in."""
+    def ensure_indexes(self) -> list[str]:
+        """Create the indexes that are missing: full-text and scalar ones at once, the vector index
+        when the table has passed `index.min_rows`. Returns the names created. Rows added later are
+        searched too (unindexed rows are scanned) until `optimize_indexes` folds them in."""
         names = {i.name for i in self.table.list_indices()}
-        if self.table.count_rows() == 0:
-            return
+        rows = self.table.count_rows()
+        created: list[str] = []
+        if rows == 0:
+            return created
         if "text_idx" not in names:
             self.table.create_fts_index("text", replace=True)
+            created.append("text_idx")
         if "groups_idx" not in names:
             self.table.create_scalar_index("groups", index_type="LABEL_LIST", replace=True, name="groups_idx")
+            created.append("groups_idx")
         if "doc_id_idx" not in names:
             self.table.create_scalar_index("doc_id", index_type="BTREE", replace=True, name="doc_id_idx")
+            created.append("doc_id_idx")
+        if VECTOR_INDEX not in names and self.index.kind != "NONE" and rows >= self.index.min_rows:
+            self.create_vector_index()
+            created.append(VECTOR_INDEX)
+        self._vector_indexed = None
+        return created
+
+    def create_vector_index(self) -> None:
+        """(Re)train the ANN index over the rows the table holds now."""
+        rows = self.table.count_rows()
+        kwargs: dict[str, Any] = {"metric": "cosine", "vector_column_name": "vector", "replace": True, "index_type": self.index.kind,
+                                  "num_partitions": self.index.partitions(rows), "name": VECTOR_INDEX}
+        if self.index.kind == "IVF_PQ":
+            kwargs["num_sub_vectors"] = DIMENSIONS // 8  # 8 dimensions per 8-bit code: 48 bytes a vector
+        self.table.create_index(**kwargs)
+        self._vector_indexed = True
+
+    def has_vector_index(self) -> bool:
+        if self._vector_indexed is None:
+            self._vector_indexed = any(i.name == VECTOR_INDEX for i in self.table.list_indices())
+        return self._vector_indexed
+
+    def unindexed_rows(self) -> int:
+        """Rows the vector index does not cover yet (scanned flat by every search until optimized)."""
+        if not self.has_vector_index():
+            return self.table.count_rows()
+        return int(self.table.index_stats(VECTOR_INDEX).num_unindexed_rows)
+
+    def optimize_indexes(self) -> None:
+        """Fold newly added rows into every index (vector, full-text, scalar) without retraining,
+        and merge the small fragments that many small ingests leave. Old versions are kept (readers
+        may still be on them); a purge removes them."""
+        self.table.optimize(cleanup_older_than=None)
+        self._vector_indexed = None
 
     def optimize(self) -> None:
-        self.table.optimize()
+        self.optimize_indexes()
 
     def count(self, where: str | None = None) -> int:
         return self.table.count_rows(where) if where else self.table.count_rows()
@@ -165,32 +254,70 @@ class ChunkStore:
         table.checkout(version)
         return table.count_rows(where)
 
-    def search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None) -> list[Hit]:
-        """Hybrid search: vector and full-text, each prefiltered by `where`, fused by reciprocal rank."""
-        fetch = fetch or max(k * 3, 10)
-        vq = self.table.search(vector, vector_column_name="vector").distance_type("cosine").select([*RESULT_COLUMNS, "_distance"]).limit(fetch)
+    def vector_query(self, vector: np.ndarray, where: str | None, limit: int, columns: list[str] | None = None, *, exact: bool = False):  # type: ignore[no-untyped-def]
+        """The vector leg: nearest rows by cosine, `where` applied as a prefilter inside the query.
+
+        Through the ANN index when there is one (`exact` bypasses it, for recall measurements);
+        rows not yet in the index are scanned flat and merged, so a fresh ingest is found at once."""
+        q = self.table.search(vector, vector_column_name="vector").distance_type("cosine").select([*(columns or RESULT_COLUMNS), "_distance"]).limit(limit)
+        if exact:
+            q = q.bypass_vector_index()
+        elif self.has_vector_index():
+            q = q.minimum_nprobes(self.index.nprobes).maximum_nprobes(self.index.max_nprobes)
+            if self.index.refine_factor:
+                q = q.refine_factor(self.index.refine_factor)
         if where:
-            vq = vq.where(where, prefilter=True)
+            q = q.where(where, prefilter=True)
+        return q
+
+    def text_query(self, text: str, where: str | None, limit: int, columns: list[str] | None = None):  # type: ignore[no-untyped-def]
+        """The full-text leg (BM25 over the native FTS index), prefiltered the same way; None without terms."""
+        terms = _fts_terms(text)
+        if not terms:
+            return None
+        q = self.table.search(terms, query_type="fts", fts_columns="text").select([*(columns or RESULT_COLUMNS), "_score"]).limit(limit)
+        if where:
+            q = q.where(where, prefilter=True)
+        return q
+
+    def search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None) -> list[Hit]:
+        """Hybrid search: vector and full-text, each prefiltered by `where`, run concurrently and
+        fused by reciprocal rank."""
+        return self.governed_search(vector, text, where, k, fetch=fetch)[0]
+
+    def governed_search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None,
+                        unfiltered: int = 0) -> tuple[list[Hit], list[dict[str, Any]]]:
+        """The hybrid search of `search`, plus (with `unfiltered` > 0) the `unfiltered` nearest rows by
+        vector alone with no access filter, labels only (no text), for counting what access control
+        withheld. The three legs run concurrently: one pass over the data per leg, not a second
+        hybrid search."""
+        fetch = fetch or max(k * 3, 10)
+        tq = self.text_query(text, where, fetch)
+        text_leg = self._legs.submit(_text_rows, tq) if tq is not None else None
+        open_leg = self._legs.submit(self.vector_query(vector, None, unfiltered, LABEL_COLUMNS).to_list) if unfiltered else None
+        vector_rows = self.vector_query(vector, where, fetch).to_list()
+        text_rows = text_leg.result() if text_leg is not None else []
+        open_rows = open_leg.result() if open_leg is not None else []
         hits: dict[str, Hit] = {}
-        for rank, row in enumerate(vq.to_list()):
+        for rank, row in enumerate(vector_rows):
             h = hits.setdefault(row["chunk_id"], Hit(row))
             h.vector_score = 1.0 - float(row.pop("_distance"))
             h.fused += 1.0 / (60 + rank)
-        terms = _fts_terms(text)
-        if terms:
-            tq = self.table.search(terms, query_type="fts", fts_columns="text").select([*RESULT_COLUMNS, "_score"]).limit(fetch)
-            if where:
-                tq = tq.where(where, prefilter=True)
-            try:
-                text_rows = tq.to_list()
-            except Exception:  # no FTS index yet (empty table): vector results stand alone
-                text_rows = []
-            for rank, row in enumerate(text_rows):
-                h = hits.setdefault(row["chunk_id"], Hit(row))
-                h.text_score = float(row.pop("_score", 0.0))
-                h.fused += 1.0 / (60 + rank)
+        for rank, row in enumerate(text_rows):
+            h = hits.setdefault(row["chunk_id"], Hit(row))
+            h.text_score = float(row.pop("_score", 0.0))
+            h.fused += 1.0 / (60 + rank)
         ranked = sorted(hits.values(), key=lambda h: h.fused, reverse=True)
-        return ranked[:k]
+        return ranked[:k], open_rows
+
+
+def _text_rows(query) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    try:
+        return query.to_list()
+    except ValueError as e:  # no FTS index yet (an empty or just-created table): vector results stand alone
+        if "index" not in str(e).lower():
+            raise
+        return []
 
 
 def _fts_terms(text: str) -> str:

@@ -11,7 +11,7 @@ import json
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from core.errors import AccessDenied, IngestError
 from core.events import Denied, DocumentIngested
 from core.extract import SUPPORTED, extract
 from core.guard import require_audited
+from core.ingest_pipeline import BATCH, run_pipeline
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii_propagation import propagate_person_spans
@@ -88,16 +89,29 @@ def ingest(
     classification: str | None = None,
     title: str | None = None,
     progress: Progress | None = None,
+    batch: int = BATCH,
 ) -> list[IngestResult]:
-    """Ingest each source; an error on one file is raised at once, after the earlier files are stored."""
+    """Ingest each source; an error on one file is raised at once, after the earlier files are stored.
+
+    A pipeline (core/ingest_pipeline.py): a worker thread extracts and analyses batch i+1 (PII with
+    spaCy's nlp.pipe over the whole batch) while this thread embeds batch i in one encode call and
+    writes its chunks in one LanceDB append. Each document is still all-or-nothing."""
     require_audited(ledger, principal, DOCUMENTS_INGEST.name, "ingest")
-    results = []
-    for i, source in enumerate(sources):
-        if progress:
-            progress(source.name, i, len(sources))
-        results.append(_ingest_one(ledger, principal, source, groups, classification, title if len(sources) == 1 else None))
+    one_title = title if len(sources) == 1 else None
+    results: list[IngestResult] = []
+
+    def prepare(chunk: list[Source]) -> list[Prepared | IngestResult | BaseException]:
+        return _prepare_batch(ledger, principal, chunk, groups, classification, one_title)
+
+    def consume(items: list[Prepared | IngestResult | BaseException]) -> None:
+        for item in _store_batch(ledger, principal, items, done=len(results), total=len(sources), progress=progress):
+            results.append(item)
+
+    run_pipeline(sources, batch, prepare, consume)
     with store_lock(ledger.settings.home, exclusive=False):
         ledger.store.ensure_indexes()
+        if ledger.store.has_vector_index() and ledger.store.unindexed_rows():
+            ledger.store.optimize_indexes()  # fold this ingest's rows into the vector and full-text indexes
     if progress:
         progress("done", len(sources), len(sources))
     return results
@@ -127,78 +141,184 @@ def _labels(ledger: Ledger, principal: Principal, source: Source, meta: dict, gr
     return list(chosen_groups), level
 
 
-def _ingest_one(ledger: Ledger, principal: Principal, source: Source, groups: list[str] | None, classification: str | None, title: str | None) -> IngestResult:
+@dataclass
+class Prepared:
+    """A document ready to store: labels chosen, PII analysed, chunked; not yet embedded."""
+
+    source: Source
+    meta: dict
+    groups: list[str]
+    level: str
+    sha: str
+    title: str
+    text: str
+    chunks: list
+    spans: list = field(default_factory=list)
+    title_spans: str = "[]"
+
+
+def _prepare(ledger: Ledger, principal: Principal, source: Source, groups: list[str] | None, classification: str | None,
+             title: str | None) -> Prepared | IngestResult:
     extracted = extract(source.name, source.data)
     chosen_groups, level = _labels(ledger, principal, source, extracted.meta, groups, classification)
     sha = hashlib.sha256(source.data).hexdigest()
+    doc_title = str(title or extracted.meta.get("title") or Path(source.name).stem)
+    source, existing = _resolve_existing(ledger, principal, source)
+    unchanged = _unchanged(ledger, principal, source.name, existing, sha, chosen_groups, level)
+    if unchanged is not None:
+        return unchanged
+    chunks = chunk_text(extracted.text)
+    if not chunks:
+        raise IngestError(f"{source.name}: no text to index", hint="the document has no sentences")
+    return Prepared(source, extracted.meta, chosen_groups, level, sha, doc_title, extracted.text, chunks)
+
+
+def _resolve_existing(ledger: Ledger, principal: Principal, source: Source) -> tuple[Source, DocumentRow | None]:
     existing = _existing(ledger, source.key)
     if existing is not None and not principal.can_see(json.loads(existing.groups), existing.classification):
         # Same file name as a document this principal may not read: never a new version of it.
         source = Source(source.name, source.data, f"{source.key}#{principal.name}")
         existing = _existing(ledger, source.key)
-    doc_title = str(title or extracted.meta.get("title") or Path(source.name).stem)
-    if existing is not None:
-        check_new_version(ledger, principal, source.name, existing, chosen_groups, level)
-    if existing is not None and existing.content_sha256 == sha and existing.status == "active":
-        return IngestResult(existing.doc_id, existing.title, existing.chunk_count, json.loads(existing.pii_summary), "unchanged", existing.version, json.loads(existing.groups), existing.classification)
+    return source, existing
 
-    text = extracted.text
-    spans = propagate_person_spans(text, pii.analyze(text, ledger.policy.files.analyzed_entities, ledger.recognizers))
-    title_spans = json.dumps([s.as_dict() for s in pii.analyze(doc_title, ledger.policy.files.analyzed_entities, ledger.recognizers)])
-    chunks = chunk_text(text)
-    if not chunks:
-        raise IngestError(f"{source.name}: no text to index", hint="the document has no sentences")
-    vectors = ledger.embedder.embed([f"{doc_title}\n{c.text}" for c in chunks])
+
+def _unchanged(ledger: Ledger, principal: Principal, name: str, existing: DocumentRow | None, sha: str, groups: list[str],
+               level: str) -> IngestResult | None:
+    """None for a new document or a new version (after checking the principal may file one with these
+    labels: a relabel is its own action), the stored result for an unchanged one."""
+    if existing is None:
+        return None
+    check_new_version(ledger, principal, name, existing, groups, level)
+    if existing.content_sha256 == sha and existing.status == "active":
+        return IngestResult(existing.doc_id, existing.title, existing.chunk_count, json.loads(existing.pii_summary), "unchanged", existing.version, json.loads(existing.groups), existing.classification)
+    return None
+
+
+def _prepare_batch(ledger: Ledger, principal: Principal, sources: list[Source], groups: list[str] | None, classification: str | None,
+                   title: str | None) -> list[Prepared | IngestResult | BaseException]:
+    """Extract and label each source (an error stays with its source), then one batched PII
+    analysis of every new document and title. A failing batch is analysed again one document at a
+    time, so the error is raised for the file that caused it, after the files before it are stored."""
+    items: list[Prepared | IngestResult | BaseException] = []
+    for source in sources:
+        try:
+            items.append(_prepare(ledger, principal, source, groups, classification, title))
+        except Exception as e:  # kept, re-raised in order by the storing thread
+            items.append(e)
+    todo = [(n, p) for n, p in enumerate(items) if isinstance(p, Prepared)]
+    entities = ledger.policy.files.analyzed_entities
+    try:
+        found = pii.analyze_many([p.text for _, p in todo] + [p.title for _, p in todo], entities, ledger.recognizers)
+    except Exception:  # find which document fails: each one alone
+        found = None
+    for i, (n, p) in enumerate(todo):
+        try:
+            text_spans = found[i] if found is not None else pii.analyze(p.text, entities, ledger.recognizers)
+            title_spans = found[len(todo) + i] if found is not None else pii.analyze(p.title, entities, ledger.recognizers)
+        except Exception as e:
+            items[n] = e
+            continue
+        p.spans = propagate_person_spans(p.text, text_spans)
+        p.title_spans = json.dumps([s.as_dict() for s in title_spans])
+    return items
+
+
+def _store_batch(ledger: Ledger, principal: Principal, items: list[Prepared | IngestResult | BaseException], *, done: int, total: int,
+                 progress: Progress | None) -> Iterator[IngestResult]:
+    """Embed the batch's new documents in one encode call, append their chunks in one LanceDB
+    write, then register and audit them one by one. If a registration fails, the chunks of that
+    document and of the later ones in the batch are removed again before the error is raised."""
+    ready: list[Prepared] = []
+    for item in items:
+        if isinstance(item, BaseException):
+            break
+        if isinstance(item, Prepared):
+            ready.append(item)
+    texts = [f"{p.title}\n{c.text}" for p in ready for c in p.chunks]
+    vectors = iter(ledger.embedder.embed(texts)) if texts else iter(())
+    planned = []
+    for p in ready:
+        own = [next(vectors) for _ in p.chunks]
+        source, existing = _resolve_existing(ledger, principal, p.source)  # again: an earlier file of this call may have changed it
+        unchanged = _unchanged(ledger, principal, source.name, existing, p.sha, p.groups, p.level)
+        rows = _rows(p, existing, own) if unchanged is None else []
+        planned.append((p, source, existing, unchanged, rows))
+    with store_lock(ledger.settings.home, exclusive=False):
+        ledger.store.add([r for plan in planned for r in plan[4]])
+        stored = 0
+        try:
+            for n, item in enumerate(items):
+                if progress:
+                    progress(item.source.name if isinstance(item, Prepared) else getattr(item, "title", ""), done + n, total)
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, IngestResult):
+                    yield item
+                    continue
+                p, source, existing, unchanged, rows = planned[stored]
+                result = unchanged if unchanged is not None else _register_one(ledger, principal, p, source, existing, rows)
+                stored += 1
+                yield result
+        finally:
+            left = [r["chunk_id"] for plan in planned[stored:] for r in plan[4]]
+            for i in range(0, len(left), 500):
+                ledger.store.delete_where(id_predicate("chunk_id", left[i:i + 500]))
+
+
+def _rows(p: Prepared, existing: DocumentRow | None, vectors: list) -> list[dict[str, Any]]:
     doc_id = existing.doc_id if existing is not None else f"doc_{uuid.uuid4().hex[:16]}"
     version = existing.version + 1 if existing is not None else 1
     rows = []
-    for chunk, vector in zip(chunks, vectors):
-        chunk_spans = spans_in_window(spans, chunk.start, chunk.end)
+    for chunk, vector in zip(p.chunks, vectors):
+        chunk_spans = spans_in_window(p.spans, chunk.start, chunk.end)
         rows.append(
             {
                 "chunk_id": f"chk_{uuid.uuid4().hex[:20]}",
                 "doc_id": doc_id,
                 "doc_version": version,
                 "ord": chunk.ord,
-                "title": doc_title,
-                "title_spans": title_spans,
+                "title": p.title,
+                "title_spans": p.title_spans,
                 "text": chunk.text,
                 "start": chunk.start,
                 "end": chunk.end,
-                "groups": chosen_groups,
-                "classification": level,
-                "class_rank": class_rank(level),
+                "groups": p.groups,
+                "classification": p.level,
+                "class_rank": class_rank(p.level),
                 "content_hash": hashlib.sha256(chunk.text.encode()).hexdigest(),
                 "pii_spans": json.dumps([s.as_dict() for s in chunk_spans]),
                 "pii_types": sorted({s.entity_type for s in chunk_spans}),
                 "vector": vector.tolist(),
             }
         )
-    summary = dict(Counter(s.entity_type for s in spans))
-    new_ids = [r["chunk_id"] for r in rows]
+    return rows
+
+
+def _register_one(ledger: Ledger, principal: Principal, p: Prepared, source: Source, existing: DocumentRow | None, rows: list[dict[str, Any]]) -> IngestResult:
+    """Registry, old-version removal and audit of one document whose chunks are already appended.
+    Called under the store lock; on failure its chunks are removed by the caller."""
+    doc_id, version = rows[0]["doc_id"], rows[0]["doc_version"]
+    summary = dict(Counter(s.entity_type for s in p.spans))
     stored_file = _keep_source(ledger, doc_id, version, source)
-    with store_lock(ledger.settings.home, exclusive=False):
-        ledger.store.add(rows)
-        try:
-            _register(ledger, principal, existing, doc_id, source, doc_title, title_spans, chosen_groups, level, version, sha, len(rows), summary, extracted.meta, stored_file)
-        except Exception:
-            ledger.store.delete_where(id_predicate("chunk_id", new_ids))
-            stored_file.unlink(missing_ok=True)
-            raise
-        _drop_older_sources(ledger, doc_id, stored_file)
-        replaced = 0
-        if existing is not None:
-            old = f"{id_predicate('doc_id', [doc_id])} AND doc_version < {int(version)}"
-            replaced = ledger.store.count(old)
-            ledger.store.delete_where(old)
+    try:
+        _register(ledger, principal, existing, doc_id, source, p.title, p.title_spans, p.groups, p.level, version, p.sha, len(rows), summary, p.meta, stored_file)
+    except Exception:
+        stored_file.unlink(missing_ok=True)
+        raise
+    _drop_older_sources(ledger, doc_id, stored_file)
+    replaced = 0
+    if existing is not None:
+        old = f"{id_predicate('doc_id', [doc_id])} AND doc_version < {int(version)}"
+        replaced = ledger.store.count(old)
+        ledger.store.delete_where(old)
     ledger.audit.append(
         DocumentIngested(
             actor=principal.name, actor_role=principal.role, doc_id=doc_id, version=version, chunks=len(rows),
-            content_sha256=sha, classification=level, groups=chosen_groups, pii=summary, replaced_chunks=replaced,
+            content_sha256=p.sha, classification=p.level, groups=p.groups, pii=summary, replaced_chunks=replaced,
         )
     )
     status = "new_version" if existing is not None else "new"
-    return IngestResult(doc_id, doc_title, len(rows), summary, status, version, chosen_groups, level)
+    return IngestResult(doc_id, p.title, len(rows), summary, status, version, p.groups, p.level)
 
 
 def may_write(principal: Principal, groups: list[str], level: str) -> bool:

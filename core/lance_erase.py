@@ -3,8 +3,14 @@
 `table.delete()` only writes a deletion vector: the row stays in the data file, old versions keep
 it, and the predicate sits in transaction files (see ../shared/FACTS.md). The sequence that leaves
 no trace: delete by opaque id, drop tags, compact with every deletion materialized, rebuild the
-indexes (so no token or code of a deleted row survives in index files), then remove every old
-version with delete_unverified=True. The caller holds the store lock exclusively.
+full-text and scalar indexes (so no token of a deleted row survives in index files), then remove
+every old version with delete_unverified=True. The caller holds the store lock exclusively.
+
+Compaction rewrites only the fragments that hold deleted rows (every other fragment is excluded
+from the plan), so erasing one document from a million chunks rewrites one fragment, not the
+table. The vector index is not retrained: compaction remaps it, writing new index files that hold
+a code only for the rows that remain; core/erasure_proof.py decodes every index file and checks
+that each row id in it is a live row.
 """
 from __future__ import annotations
 
@@ -30,10 +36,16 @@ def rebuild_indexes(table) -> list[str]:  # type: ignore[no-untyped-def]
             table.create_scalar_index(column, index_type="LABEL_LIST", replace=True, name=index.name)
         elif "BTREE" in kind or "BITMAP" in kind:
             table.create_scalar_index(column, index_type="BITMAP" if "BITMAP" in kind else "BTREE", replace=True, name=index.name)
-        else:  # vector indexes (IVF_PQ, IVF_HNSW_*): retrain over the remaining rows
-            table.create_index(vector_column_name=column, replace=True, index_type=index.index_type)
+        else:  # vector indexes: remapped by the compaction, proven by the index scan
+            continue
         rebuilt.append(index.name)
     return rebuilt
+
+
+def fragments_with_deletions(dataset) -> set[int]:  # type: ignore[no-untyped-def]
+    """Fragments whose data files still hold deleted rows: this erasure's, and any left by earlier
+    deletes (replaced document versions), which are personal data too."""
+    return {f.fragment_id for f in dataset.get_fragments() if f.metadata.deletion_file is not None}
 
 
 def erase_rows(lance_dir: Path, chunk_ids: list[str]) -> dict[str, Any]:
@@ -49,13 +61,17 @@ def erase_rows(lance_dir: Path, chunk_ids: list[str]) -> dict[str, Any]:
         dataset = table.to_lance()
         for tag in list(dataset.tags.list()):
             dataset.tags.delete(tag)
-        dataset.optimize.compact_files(materialize_deletions_threshold=0.0)
+        holding = fragments_with_deletions(dataset)
+        if holding:
+            others = [f.fragment_id for f in dataset.get_fragments() if f.fragment_id not in holding]
+            dataset.optimize.compact_files(materialize_deletions_threshold=0.0, excluded_fragment_ids=others)
         table.checkout_latest()
         rebuilt = rebuild_indexes(table)
         cleanup = table.to_lance().cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
         table.checkout_latest()
         deleted = before - table.count_rows()
-        stats["tables"][name] = {"rows_deleted": deleted, "indexes_rebuilt": rebuilt, "old_versions_removed": cleanup.old_versions,
+        stats["tables"][name] = {"rows_deleted": deleted, "indexes_rebuilt": rebuilt, "fragments_rewritten": len(holding),
+                                 "fragments_total": len(table.to_lance().get_fragments()), "old_versions_removed": cleanup.old_versions,
                                  "versions_left": len(table.list_versions())}
         stats["chunks_deleted"] += deleted
         stats["versions_removed"] += cleanup.old_versions

@@ -222,12 +222,41 @@ def analyze(text: str, entities: list[str], recognizers: tuple[Recognizer, ...] 
         return []
     engine = full_analyzer(recognizers)
     lang = pii_language.nlp_language(language or pii_language.detect(text))
+    windows = [(offset, window, engine.nlp_engine.process_text(window, lang))
+               for offset, window in _windows(text, ANALYSIS_WINDOW_CHARS, overlap=2_000)]
+    return _analyze_windows(engine, text, windows, entities, recognizers)
+
+
+def analyze_many(texts: list[str], entities: list[str], recognizers: tuple[Recognizer, ...] = (), batch_size: int = 16) -> list[list[Span]]:
+    """`analyze` over many texts at once: texts of one language that fit one window go through spaCy's
+    `nlp.pipe` together (about twice the throughput of one call per text); everything after the NLP
+    step is `analyze`'s own, so a text gets the same spans either way."""
+    from core.ingest_limits import ANALYSIS_WINDOW_CHARS
+
+    engine = full_analyzer(recognizers)
+    out: list[list[Span] | None] = [None] * len(texts)
+    by_language: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        if not text.strip():
+            out[i] = []
+        elif len(text) > ANALYSIS_WINDOW_CHARS:
+            out[i] = analyze(text, entities, recognizers)
+        else:
+            by_language.setdefault(pii_language.nlp_language(pii_language.detect(text)), []).append(i)
+    for lang, indexes in by_language.items():
+        piped = engine.nlp_engine.process_batch([texts[i] for i in indexes], lang, batch_size=batch_size)
+        for i, (_, artifacts) in zip(indexes, piped):
+            out[i] = _analyze_windows(engine, texts[i], [(0, texts[i], artifacts)], entities, recognizers)
+    return [spans or [] for spans in out]
+
+
+def _analyze_windows(engine, text: str, windows: list, entities: list[str], recognizers: tuple[Recognizer, ...]) -> list[Span]:  # type: ignore[no-untyped-def]
+    """Recognizers over each (offset, window, NLP artifacts), then the post-processing of module doc."""
     wanted, detectors = set(entities), _engine_entities(engine, entities)
     catch_all = bool(wanted & pii_types.CATCH_ALL)
     spans: list[Span] = []
     candidates: list[tuple[str, int, int]] = []
-    for offset, window in _windows(text, ANALYSIS_WINDOW_CHARS, overlap=2_000):
-        artifacts = engine.nlp_engine.process_text(window, lang)
+    for offset, window, artifacts in windows:
         results = engine.analyze(text=window, language="en", entities=detectors, score_threshold=MIN_SCORE, nlp_artifacts=artifacts)
         spans += [Span(pii_types.category(r.entity_type), r.start + offset, r.end + offset, r.score) for r in results]
         if catch_all:

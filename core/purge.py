@@ -265,16 +265,14 @@ def vacuum_sqlite(ledger: Ledger) -> None:
 
 
 def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-    from core.erasure_proof import scan_disk, verify_retrieval
-
-    from core.erasure_proof import remaining_matches
+    from core.erasure_proof import remaining_matches, scan_disk, scan_indexes, verify_retrieval
 
     probes = _probes(ledger, journal)
     targets = _targets(journal)
     subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
     remaining, kept_chunks = remaining_matches(ledger, request, subject, targets)
     return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids, kept=kept_chunks), "disk_scan": scan_disk(ledger, probes),
-            "subject_scan": remaining}
+            "subject_scan": remaining, "index_scan": scan_indexes(ledger.settings.lance_dir)}
 
 
 def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

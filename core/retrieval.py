@@ -1,5 +1,9 @@
 """Access-controlled retrieval: the principal's filter is inside the LanceDB query; a second
-check on the results is defence in depth; matches the principal may not see are only counted."""
+check on the results is defence in depth; matches the principal may not see are only counted.
+
+What is shown comes only from the prefiltered hybrid search. The withheld count comes from a
+separate, cheap leg run at the same time: the k nearest rows by vector with no filter, labels only
+(never text), of which those the principal may not see are recorded in the audit record."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.chunk_store import Hit, access_filter
+from core.chunk_store import LABEL_COLUMNS, Hit, access_filter
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.policy import Principal
@@ -36,17 +40,19 @@ def _retrieve(ledger: Ledger, principal: Principal, question: str, k: int, vecto
     if store.count() == 0:
         return Retrieval([])
     where = access_filter(principal.groups, principal.clearance_rank)
-    hits = store.search(vector, question, where, k) if where else []
+    if where:
+        hits, unfiltered = store.governed_search(vector, question, where, k, unfiltered=k)
+    else:  # default deny: nothing is searched for the principal, only what it would have matched
+        hits, unfiltered = [], store.vector_query(vector, None, k, LABEL_COLUMNS).to_list()
     allowed = [h for h in hits if principal.can_see(h.row["groups"], h.row["classification"])]
     if len(allowed) != len(hits):  # never expected: the prefilter already excluded these rows
         log.error("access prefilter let %d chunk(s) through for %s; dropped", len(hits) - len(allowed), principal.name)
     shown = {h.chunk_id for h in allowed}
     # What the same question would have matched without access control: counted, never shown.
-    unfiltered = store.search(vector, question, None, k)
     withheld = [
-        {"chunk_id": h.chunk_id, "doc_id": h.row["doc_id"], "score": round(h.fused, 5), "content_hash": h.row["content_hash"],
-         "groups": h.row["groups"], "classification": h.row["classification"]}
-        for h in unfiltered
-        if h.chunk_id not in shown and not principal.can_see(h.row["groups"], h.row["classification"])
+        {"chunk_id": r["chunk_id"], "doc_id": r["doc_id"], "score": round(1.0 - float(r["_distance"]), 5), "content_hash": r["content_hash"],
+         "groups": r["groups"], "classification": r["classification"]}
+        for r in unfiltered
+        if r["chunk_id"] not in shown and not principal.can_see(r["groups"], r["classification"])
     ]
     return Retrieval(allowed, withheld, len(hits) - len(allowed))
