@@ -84,44 +84,79 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return f.root()
 
 
+class Tree:
+    """All levels of a tree over `leaves`: every aligned perfect subtree's root is a lookup, so
+    proofs cost O(log^2 n) after one O(n) build (about a second at 1,000,000 leaves)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.levels: list[list[bytes]] = [list(leaves)]
+        level = self.levels[0]
+        while len(level) > 1:
+            level = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+            self.levels.append(level)
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0])
+
+    def range_root(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]) for the ranges the RFC's recursion produces (lo aligned to the split)."""
+        n = hi - lo
+        if n == 0:
+            return EMPTY_ROOT
+        if n & (n - 1) == 0:
+            return self.levels[n.bit_length() - 1][lo // n]
+        k = _split(n)
+        return node_hash(self.range_root(lo, lo + k), self.range_root(lo + k, hi))
+
+    def root(self, size: int | None = None) -> bytes:
+        return self.range_root(0, self.size if size is None else size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(m, D[n]) of RFC 9162 2.1.3.1."""
+        n = self.size if size is None else size
+        if not 0 <= index < n <= self.size:
+            raise ValueError(f"leaf index {index} is not in a tree of size {n}")
+        path: list[bytes] = []
+        lo, hi, m = 0, n, index
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if m < k:
+                path.append(self.range_root(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.range_root(lo, lo + k))
+                lo, m = lo + k, m - k
+        return path[::-1]
+
+    def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
+        """PROOF(m, D[n]) of RFC 9162 2.1.4.1: the tree of size `first` is a prefix of `second`."""
+        n = self.size if second is None else second
+        if not 0 <= first <= n <= self.size:
+            raise ValueError(f"no consistency proof from size {first} to {n}")
+        if first == 0 or first == n:
+            return []
+        path: list[bytes] = []
+        lo, hi, m, whole = 0, n, first, True
+        while m != hi - lo:
+            k = _split(hi - lo)
+            if m <= k:
+                path.append(self.range_root(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.range_root(lo, lo + k))
+                lo, m, whole = lo + k, m - k, False
+        if not whole:
+            path.append(self.range_root(lo, hi))
+        return path[::-1]
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
-    """PATH(m, D[n]) of RFC 9162 2.1.3.1 over the first `size` leaf hashes."""
-    n = len(leaves) if size is None else size
-    if not 0 <= index < n <= len(leaves):
-        raise ValueError(f"leaf index {index} is not in a tree of size {n}")
-    path: list[bytes] = []
-    lo, hi, m = 0, n, index
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if m < k:
-            path.append(root(leaves[lo + k:hi]))
-            hi = lo + k
-        else:
-            path.append(root(leaves[lo:lo + k]))
-            lo, m = lo + k, m - k
-    return path[::-1]
+    return Tree(leaves[:size] if size is not None else leaves).inclusion_proof(index, size)
 
 
 def consistency_proof(leaves: Sequence[bytes], first: int, second: int | None = None) -> list[bytes]:
-    """PROOF(m, D[n]) of RFC 9162 2.1.4.1: proves the tree of size `first` is a prefix of `second`."""
-    n = len(leaves) if second is None else second
-    if not 0 <= first <= n <= len(leaves):
-        raise ValueError(f"no consistency proof from size {first} to {n}")
-    if first == 0 or first == n:
-        return []
-    path: list[bytes] = []
-    lo, hi, m, whole = 0, n, first, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            path.append(root(leaves[lo + k:hi]))
-            hi = lo + k
-        else:
-            path.append(root(leaves[lo:lo + k]))
-            lo, m, whole = lo + k, m - k, False
-    if not whole:
-        path.append(root(leaves[lo:hi]))
-    return path[::-1]
+    return Tree(leaves[:second] if second is not None else leaves).consistency_proof(first, second)
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CLASSIFICATION_LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 Classification = Literal["public", "internal", "confidential", "restricted"]
@@ -50,6 +50,7 @@ class Principal(Strict):
     groups: list[str] = []
     clearance: Classification = "public"
     password_hash: str | None = None
+    token_hash: str | None = None  # an API token for the CLI, hashed like a password (core.auth.hash_password)
 
 
 class OidcMapping(Strict):
@@ -119,12 +120,48 @@ class Retention(Strict):
         return days
 
 
+class Witness(Strict):
+    """Somewhere a copy of every checkpoint goes, out of the database's reach (docs/audit.md)."""
+
+    kind: Literal["directory", "syslog"]
+    path: str | None = None  # directory: a folder, ideally on another volume or host
+    address: str | None = None  # syslog: /dev/log, or host:port (UDP)
+
+    @model_validator(mode="after")
+    def _where(self) -> "Witness":
+        if self.kind == "directory" and not self.path:
+            raise ValueError("a directory witness needs a path")
+        if self.kind == "syslog" and not self.address:
+            raise ValueError("a syslog witness needs an address (/dev/log or host:port)")
+        return self
+
+
+class AuditLogPolicy(Strict):
+    """Signed checkpoints of the audit log's Merkle tree: how often, signed by what, sent where."""
+
+    origin: str | None = Field(default=None, pattern=r"^[^\s+]+$")  # default: ragledger/<key fingerprint>
+    checkpoint_every_records: int = Field(default=100, ge=1)
+    checkpoint_every_seconds: int = Field(default=300, ge=1)
+    signer: str = "file"  # a kind registered in core.signed_note.SIGNERS
+    signer_options: dict[str, str] = {}
+    journal: str | None = None  # default: RAGLEDGER_HOME/checkpoints/journal.jsonl
+    witnesses: list[Witness] = []
+
+
+class CliAuth(Strict):
+    """Whether the command line must authenticate its --user (password or token), or may act as ops."""
+
+    require_login: bool = False
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
     analyzed_entities: list[str]
     flagged_models_may_serve: bool = False
     retention: Retention = Retention()
+    audit_log: AuditLogPolicy = AuditLogPolicy()
+    cli: CliAuth = CliAuth()
 
     @field_validator("groups")
     @classmethod

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from core.merkle import (EMPTY_ROOT, Frontier, consistency_proof, inclusion_proof, leaf_hash, node_hash, root,
+from core.merkle import (EMPTY_ROOT, Frontier, Tree, consistency_proof, inclusion_proof, leaf_hash, node_hash, root,
                          root_from_inclusion, verify_consistency, verify_inclusion)
 
 h = bytes.fromhex
@@ -150,13 +150,14 @@ def test_agrees_with_a_naive_recursive_implementation_up_to_130_leaves() -> None
     leaves = [leaf_hash(x) for x in data]
     for n in range(1, 131):
         r = _mth(data[:n])
-        assert root(leaves[:n]) == r
+        tree = Tree(leaves[:n])
+        assert root(leaves[:n]) == r == tree.root()
         for m in range(n):
-            proof = inclusion_proof(leaves, m, n)
+            proof = tree.inclusion_proof(m)
             assert proof == _path(m, data[:n])
             assert root_from_inclusion(m, n, leaves[m], proof) == r
         for m in range(1, n):
-            proof = consistency_proof(leaves, m, n)
+            proof = tree.consistency_proof(m)
             assert proof == _subproof(m, data[:n], True)
             assert verify_consistency(m, n, _mth(data[:m]), r, proof)
 
