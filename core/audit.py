@@ -153,7 +153,7 @@ class AuditLog:
             prev = rec["hash"]
         return VerifyResult(True, count, prev)
 
-    def _walk(self, batch: int) -> Iterator[dict[str, Any]]:
+    def _walk(self, batch: int, below_leaf: int | None = None) -> Iterator[dict[str, Any]]:
         last_seq = 0
         cols = [AuditRecord.__table__.c[n] for n in ("seq", "hash", *HASHED_FIELDS)]  # type: ignore[attr-defined]
         cols.append(tree_store.LEAVES.c.idx.label("leaf_index"))
@@ -161,7 +161,8 @@ class AuditLog:
             with self.engine.connect() as conn:
                 rows = conn.execute(
                     select(*cols).outerjoin(tree_store.LEAVES, tree_store.LEAVES.c.record_id == AuditRecord.record_id)
-                    .where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)  # type: ignore[arg-type,operator]
+                    .where(AuditRecord.seq > last_seq, *([tree_store.LEAVES.c.idx < below_leaf] if below_leaf is not None else []))
+                    .order_by(AuditRecord.seq).limit(batch)  # type: ignore[arg-type,operator]
                 ).mappings().all()
             if not rows:
                 return
@@ -208,12 +209,14 @@ class AuditLog:
         refs = json.loads(row["key_refs"])
         text = unseal(row["sealed"], refs, keys) if row["sealed"] else None
         row["erased"] = bool(row["sealed"]) and text is None
+        row["origin"] = json.loads(row["origin"]) if row.get("origin") else None
         row["text"] = text or {}
         return row
 
-    def export(self, fmt: str) -> str:
-        """The whole trail as JSONL or CSV, every hashed field included so it verifies offline."""
-        rows = list(self._walk(2000))
+    def export(self, fmt: str, below_leaf: int | None = None) -> str:
+        """The whole trail as JSONL or CSV, every hashed field included so it verifies offline
+        (with `below_leaf`, only the records of the tree's first `below_leaf` leaves)."""
+        rows = list(self._walk(2000, below_leaf))
         if fmt == "jsonl":
             return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
         if fmt == "csv":
