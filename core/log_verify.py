@@ -61,7 +61,8 @@ class LogVerdict:
         return not self.findings
 
     def first(self) -> Finding | None:
-        return min(self.findings, key=lambda f: (f.index is None, f.index or 0)) if self.findings else None
+        """The finding to lead with: a named record (exact) before a checkpoint's range, lowest index first."""
+        return min(self.findings, key=lambda f: (f.checkpoint is not None, f.index is None, f.index or 0)) if self.findings else None
 
     def as_dict(self) -> dict[str, Any]:
         first = self.first()
@@ -94,7 +95,7 @@ def trusted(checkpoints: list[Checkpoint], verifier: Verifier | None) -> tuple[l
     good, findings, seen = [], [], set()
     for cp in checkpoints:
         if verifier is not None and not cp.signed_by(verifier):
-            findings.append(Finding(None, f"{cp.label()} is not signed by this log's key {verifier.name} (forged, or another log's)", checkpoint=cp.source))
+            findings.append(Finding(None, f"{cp.label()} is not signed by this log's key {verifier.name} (forged, or another log's)", checkpoint=cp.source or "given"))
             continue
         key = (cp.size, cp.root, cp.time)
         if key not in seen:
@@ -162,7 +163,7 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
         findings.append(_unlisted(engine, total_records - present))
     if frontier.size != state["size"] or frontier.to_hex() != json.loads(state["frontier"]):
         findings.append(Finding(min(frontier.size, int(state["size"])), f"the tree state says {state['size']} leaves but {frontier.size} are stored: the tree was altered"))
-    findings.extend(_against_checkpoints(cps, roots, frontier.size))
+    findings.extend(_against_checkpoints(cps, roots, frontier.size))  # each carries `checkpoint`, so exact findings lead
     latest = cps[-1].label() if cps else None
     return LogVerdict(present, frontier.size, frontier.root().hex(), head, len(cps), latest, findings)
 
@@ -179,11 +180,12 @@ def _against_checkpoints(cps: list[Checkpoint], roots: dict[int, bytes], size: i
     for n, cp in enumerate(cps, 1):
         name = f"checkpoint {n} of {cp.time} (size {cp.size}, {cp.source or 'given'})"
         if cp.size > size:
-            findings.append(Finding(size, f"the log is shorter than {name}: it has {size} records; it was truncated or rolled back to an older copy", checkpoint=cp.source))
+            findings.append(Finding(size, f"the log is shorter than {name}: it has {size} records; it was truncated or rolled back to an older copy",
+                                    checkpoint=cp.source or "given"))
         elif (roots.get(cp.size) if cp.size else Frontier().root()) != cp.root:
             lo, since = (good.size, f"; it still matches checkpoint of {good.time} at size {good.size}") if good else (0, "")
             findings.append(Finding(lo, f"the log does not match {name}: a record at index {lo} to {cp.size - 1} was changed, removed, inserted "
-                                        f"or reordered after it was signed, or the log was forked{since}", checkpoint=cp.source))
+                                        f"or reordered after it was signed, or the log was forked{since}", checkpoint=cp.source or "given"))
         else:
             good = cp
     return findings
