@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
-from core.audit import _CANON, GENESIS
+from core.audit import GENESIS, canonical
 from core.errors import AuditIntegrityError
 from core.merkle import Frontier
 from core.signed_note import Checkpoint, Verifier, parse_checkpoint
@@ -124,38 +124,44 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
         else:
             cur = raw.cursor()
         cur.execute(SQL)
-        encode, expected_idx = _CANON.encode, 0
+        expected_idx, hashes, size = 0, frontier.hashes, 0
         while rows := cur.fetchmany(20000):
-            for idx, stored_leaf, leaf_rid, seq, rhash, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin in rows:
+            for idx, stored_leaf, rid, seq, rhash, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin in rows:
                 if idx != expected_idx:
                     findings.append(Finding(expected_idx, f"the Merkle tree has no leaf at index {expected_idx} (the next is {idx}): leaves were deleted"))
                 expected_idx = idx + 1
                 if seq is None:
                     if idx >= pruned_below:
-                        findings.append(Finding(idx, f"record at index {idx} (id {leaf_rid}) is missing: deleted, or the log's tail was truncated", record_id=leaf_rid))
+                        findings.append(Finding(idx, f"record at index {idx} (id {rid}) is missing: deleted, or the log's tail was truncated", record_id=rid))
                         expected_prev = None
-                    frontier.append(bytes.fromhex(stored_leaf))
+                    leaf = bytes.fromhex(stored_leaf)
                 else:
-                    d = {"record_id": leaf_rid, "kind": kind, "actor": actor, "actor_role": role, "at": at, "policy_version": pv,
-                         "payload": payload, "sealed": sealed, "key_refs": refs, "prev_hash": prev_hash}
-                    if origin is not None:
-                        d["origin"] = origin
-                    canonical = encode(d).encode()
-                    leaf = sha256(b"\x00" + canonical).digest()
-                    where = f"record at index {idx} (seq={seq} id={leaf_rid})"
-                    if sha256(canonical).hexdigest() != rhash:
-                        findings.append(Finding(idx, f"{where} does not match its hash: it was edited", seq, leaf_rid))
+                    c = canonical(rid, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin)
+                    leaf = sha256(b"\x00" + c).digest()
+                    if sha256(c).hexdigest() != rhash:
+                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not match its hash: it was edited", seq, rid))
                     elif leaf.hex() != stored_leaf:
-                        findings.append(Finding(idx, f"{where} does not match its Merkle leaf: it was edited and re-hashed", seq, leaf_rid))
+                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not match its Merkle leaf: it was edited and re-hashed", seq, rid))
                     elif seq <= prev_seq:
-                        findings.append(Finding(idx, f"{where} comes after seq {prev_seq} in the tree: the records were reordered", seq, leaf_rid))
+                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} comes after seq {prev_seq} in the tree: the records were reordered", seq, rid))
                     elif expected_prev is not None and prev_hash != expected_prev:
-                        findings.append(Finding(idx, f"{where} does not link to the record before it: a record was removed, inserted or reordered", seq, leaf_rid))
-                    expected_prev, prev_seq, head = rhash, max(prev_seq, seq), rhash
+                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not link to the record before it: a record was removed, inserted or reordered", seq, rid))
+                    expected_prev, head = rhash, rhash
+                    if seq > prev_seq:
+                        prev_seq = seq
                     present += 1
-                    frontier.append(leaf)
-                if frontier.size in by_size:
-                    roots[frontier.size] = frontier.root()
+                # Frontier.append, inlined: this loop runs once per record
+                hashes.append(leaf)
+                size += 1
+                s = size
+                while not s & 1:
+                    right = hashes.pop()
+                    hashes[-1] = sha256(b"\x01" + hashes[-1] + right).digest()
+                    s >>= 1
+                if size in by_size:
+                    frontier.size = size
+                    roots[size] = frontier.root()
+        frontier.size = size
         cur.close()
     finally:
         raw.close()
@@ -166,6 +172,10 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
     findings.extend(_against_checkpoints(cps, roots, frontier.size))  # each carries `checkpoint`, so exact findings lead
     latest = cps[-1].label() if cps else None
     return LogVerdict(present, frontier.size, frontier.root().hex(), head, len(cps), latest, findings)
+
+
+def _where(idx: int, seq: int, rid: str) -> str:
+    return f"record at index {idx} (seq={seq} id={rid})"
 
 
 def _unlisted(engine: Engine, extra: int) -> Finding:
