@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.origin import set_origin
 from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out
 
 st.set_page_config(page_title="RAG Ledger", page_icon="📒", layout="wide")
+set_origin("app")  # records appended by this server say so, with its OS account and host (docs/audit.md)
 
 principal = current_principal()
 if principal is None:
