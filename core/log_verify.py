@@ -23,14 +23,13 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select
 
 from core.audit import GENESIS, canonical
 from core.errors import AuditIntegrityError
 from core.merkle import Frontier
 from core.signed_note import Checkpoint, Verifier, parse_checkpoint
-from core.tables import AuditRecord
-from core.tree_store import CHECKPOINTS, LEAVES, TREE
+from core.tree_store import CHECKPOINTS
 
 SQL = ("SELECT l.idx, l.leaf_hash, l.record_id, r.seq, r.hash, r.kind, r.actor, r.actor_role, r.at, r.policy_version,"
        " r.payload, r.sealed, r.key_refs, r.prev_hash, r.origin"
@@ -110,19 +109,23 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
     by_size: dict[int, list[Checkpoint]] = {}
     for cp in cps:
         by_size.setdefault(cp.size, []).append(cp)
-    with engine.connect() as conn:
-        state = conn.execute(select(TREE).where(TREE.c.id == 1)).mappings().first() or {"size": 0, "frontier": "[]", "pruned_below": 0}
-        total_records = conn.execute(select(func.count()).select_from(AuditRecord)).scalar() or 0
-    pruned_below = int(state["pruned_below"])
     frontier, roots = Frontier(), {}
     expected_prev: str | None = anchor
     prev_seq, present, head = 0, 0, anchor
+    # One read snapshot for the tree state, the counts and the pass, so appends running meanwhile
+    # cannot look like damage; the checkpoints were read before it, so none is newer than it.
     raw = engine.raw_connection()
+    postgres = engine.dialect.name == "postgresql"
     try:
-        if engine.dialect.name == "postgresql":
-            cur = raw.driver_connection.cursor(name="ragledger_verify")  # type: ignore[union-attr]  (server-side: constant memory)
-        else:
-            cur = raw.cursor()
+        first = raw.cursor()
+        first.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ" if postgres else "BEGIN")
+        first.execute("SELECT size, frontier, pruned_below FROM audit_tree WHERE id = 1")
+        state = dict(zip(("size", "frontier", "pruned_below"), first.fetchone() or (0, "[]", 0)))
+        first.execute("SELECT count(*) FROM audit_records")
+        total_records = first.fetchone()[0]
+        pruned_below = int(state["pruned_below"])
+        # PostgreSQL: a server-side cursor, so a million rows stream in constant memory
+        cur = raw.driver_connection.cursor(name="ragledger_verify") if postgres else raw.cursor()  # type: ignore[union-attr]
         cur.execute(SQL)
         expected_idx, hashes, size = 0, frontier.hashes, 0
         while rows := cur.fetchmany(20000):
@@ -163,10 +166,12 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
                     roots[size] = frontier.root()
         frontier.size = size
         cur.close()
+        if present < total_records:
+            findings.append(_unlisted(first, total_records - present))
+        first.close()
     finally:
+        raw.rollback()  # ends the read snapshot; nothing was written
         raw.close()
-    if present < total_records:
-        findings.append(_unlisted(engine, total_records - present))
     if frontier.size != state["size"] or frontier.to_hex() != json.loads(state["frontier"]):
         findings.append(Finding(min(frontier.size, int(state["size"])), f"the tree state says {state['size']} leaves but {frontier.size} are stored: the tree was altered"))
     findings.extend(_against_checkpoints(cps, roots, frontier.size))  # each carries `checkpoint`, so exact findings lead
@@ -178,9 +183,9 @@ def _where(idx: int, seq: int, rid: str) -> str:
     return f"record at index {idx} (seq={seq} id={rid})"
 
 
-def _unlisted(engine: Engine, extra: int) -> Finding:
-    with engine.connect() as conn:
-        row = conn.execute(text("SELECT seq, record_id FROM audit_records WHERE record_id NOT IN (SELECT record_id FROM audit_leaves) ORDER BY seq LIMIT 1")).first()
+def _unlisted(cur: Any, extra: int) -> Finding:
+    cur.execute("SELECT seq, record_id FROM audit_records WHERE record_id NOT IN (SELECT record_id FROM audit_leaves) ORDER BY seq LIMIT 1")
+    row = cur.fetchone()
     seq, rid = (row[0], row[1]) if row else (None, None)
     return Finding(None, f"{extra} record(s) are not in the Merkle tree, the first seq={seq} id={rid}: inserted behind the log's back", seq, rid)
 
