@@ -210,3 +210,43 @@ def test_sqlite_fork_of_two_copies_is_caught(tmp_path) -> None:
     verdict = verify_ledger(b)
     assert not verdict.ok and "forked" in verdict.first().message and verdict.first().index == _last_good(b, 10)
     dispose_engines()
+
+
+def test_a_log_from_before_the_tree_is_backfilled_by_the_migration(tmp_path) -> None:
+    """An existing ledger: records without `origin`, no tree tables; opening it runs m301, which makes
+    the stored records the tree's first leaves, and the old records still verify unchanged."""
+    import sqlite3
+
+    from core.audit import AuditLog
+    from core.db import open_engine
+
+    ledger = tree_ledger(tmp_path)
+    fill(ledger, 6)
+    db = ledger.settings.home / "audit_db" / "ledger.db"
+    dispose_engines(ledger)
+    with sqlite3.connect(db) as conn:  # back to the shape of a database from before migration m301
+        for t in ("audit_leaves", "audit_tree", "audit_checkpoints"):
+            conn.execute(f"DROP TABLE {t}")
+        conn.execute("UPDATE audit_records SET origin = NULL")
+        conn.execute("DELETE FROM _migrations WHERE name = 'm301_merkle_tree'")
+    ledger.audit.checkpointer.journal_path.unlink()  # an old ledger had no checkpoints either
+    # re-chain the six records as the old code hashed them (no origin)
+    from hashlib import sha256
+
+    from core.audit import GENESIS, canonical_bytes
+
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        prev = GENESIS
+        for r in [dict(x) for x in conn.execute("SELECT * FROM audit_records ORDER BY seq")]:
+            r["prev_hash"] = prev
+            r["hash"] = prev = sha256(canonical_bytes(r)).hexdigest()
+            conn.execute("UPDATE audit_records SET prev_hash = ?, hash = ? WHERE seq = ?", (r["prev_hash"], r["hash"], r["seq"]))
+        conn.execute("ALTER TABLE audit_records DROP COLUMN origin")
+    _dispose_all()
+    assert AuditLog(open_engine(f"sqlite:///{db}"), "p").verify().ok, "the old chain verifies before the tree exists"
+    reopened = tree_ledger(tmp_path)
+    fill(reopened, 2, tag="new")
+    verdict = verify_ledger(reopened)
+    assert verdict.ok and verdict.tree_size == 8 and verdict.checkpoints_checked >= 1
+    dispose_engines(reopened)
