@@ -2,7 +2,7 @@
 log has no gaps, verifies, and every checkpoint is consistent with the final log (an RFC 9162
 consistency proof from each to the last verifies). RAGLEDGER_SOAK_SECONDS sets the duration per
 database (default 20 s, shortened from the 60 s of issue 10 to keep `make test` within its time on a
-shared 2-core machine; 60 was run by hand, see docs/audit.md)."""
+shared 2-core machine; set it to 60 for the issue's full soak)."""
 from __future__ import annotations
 
 import multiprocessing as mp
