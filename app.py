@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.origin import set_origin
 from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out, start_problem
 
 st.set_page_config(page_title="RAG Ledger", page_icon="📒", layout="wide")
+set_origin("app")  # records appended by this server say so, with its OS account and host (docs/audit.md)
 
 problem = start_problem()  # e.g. a demo password outside demo mode: nothing else runs until it is fixed
 if problem is not None:

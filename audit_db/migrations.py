@@ -103,3 +103,18 @@ def m401_sign_in_throttle(conn: Connection) -> None:
     import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "sign_in_throttle")
+
+
+@migration
+def m301_merkle_tree(conn: Connection) -> None:
+    """The audit log's Merkle tree (leaves, frontier, checkpoints) and the records' `origin` column;
+    records already stored become the tree's first leaves, in log order."""
+    import core.tree_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    from sqlalchemy import inspect
+
+    from core.tree_store import backfill
+
+    if "origin" not in {c["name"] for c in inspect(conn).get_columns("audit_records")}:
+        conn.execute(text("ALTER TABLE audit_records ADD COLUMN origin TEXT"))
+    _create(conn, "audit_leaves", "audit_tree", "audit_checkpoints")
+    backfill(conn)

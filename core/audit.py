@@ -4,6 +4,12 @@ Every record is chained to the previous one by SHA-256 over its canonical JSON (
 included, plaintext excluded). Appends take the database's write lock, so several processes can
 append at once on SQLite and PostgreSQL without forking the chain; a UNIQUE constraint on
 prev_hash is the backstop. `verify()` re-walks the chain and names the first record that disagrees.
+
+The chain proves that what is there is unchanged, not that nothing is missing; so each record is
+also a leaf of an RFC 9162 Merkle tree (its leaf is SHA-256(0x00 || the canonical bytes that its
+hash covers), ciphertext included, so crypto-shredding leaves every proof valid), extended in the
+same transaction, with signed checkpoints kept outside the database (core/tree_store.py,
+core/checkpoints.py, core/log_verify.py, docs/audit.md).
 """
 from __future__ import annotations
 
@@ -17,23 +23,62 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, func, inspect, select
 
 from core.db import write_lock
 from core.events import AuditEvent
+from core.merkle import leaf_hash
+from core.origin import current_origin
 from core.sealing import ensure_keys, load_keys, seal, unseal
 from core.tables import AuditRecord
+
+if TYPE_CHECKING:
+    from core.checkpoints import Checkpointer
+    from core.signed_note import Checkpoint
 
 GENESIS = "0" * 64
 # Hooks run inside each append's transaction with the stored row (seq included); the overview's
 # fact table is filled this way (core/audit_facts.py), so its counts commit or roll back with the record.
 FACT_HOOKS: list[Callable[[Connection, dict[str, Any]], None]] = []
-HASHED_FIELDS = ("record_id", "kind", "actor", "actor_role", "at", "policy_version", "payload", "sealed", "key_refs", "prev_hash")
+CORE_FIELDS = ("record_id", "kind", "actor", "actor_role", "at", "policy_version", "payload", "sealed", "key_refs", "prev_hash")
+# `origin` (who ran it from where) is hashed only when present, so records from before it hash as they did.
+HASHED_FIELDS = (*CORE_FIELDS, "origin")
+# One encoder, reused: json.dumps with separators= builds a new encoder per call, which at a million
+# records is most of the cost of verification. The output is byte-identical to json.dumps(...).
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_q = json.encoder.encode_basestring_ascii  # what that encoder writes for a str (ensure_ascii=True)
+
+
+def canonical_bytes(row: dict[str, Any]) -> bytes:
+    """The bytes a record's hash and Merkle leaf cover: its hashed fields as canonical JSON."""
+    return canonical(row["record_id"], row["kind"], row["actor"], row["actor_role"], row["at"], row["policy_version"],
+                     row["payload"], row["sealed"], row["key_refs"], row["prev_hash"], row.get("origin"))
+
+
+def canonical(record_id: Any, kind: Any, actor: Any, actor_role: Any, at: Any, policy_version: Any, payload: Any,
+              sealed: Any, key_refs: Any, prev_hash: Any, origin: Any = None) -> bytes:
+    """Byte-identical to json.dumps(fields, sort_keys=True, separators=(",", ":")) (a test holds it to
+    that), written out in sorted key order for the all-string rows every record is, because
+    verification at 1,000,000 records spends most of its time here; anything else goes the slow way."""
+    if (type(record_id) is type(kind) is type(actor) is type(actor_role) is type(at) is type(policy_version)
+            is type(payload) is type(key_refs) is type(prev_hash) is str and (sealed is None or type(sealed) is str)
+            and (origin is None or type(origin) is str)):
+        return "".join((
+            '{"actor":', _q(actor), ',"actor_role":', _q(actor_role), ',"at":', _q(at), ',"key_refs":', _q(key_refs),
+            ',"kind":', _q(kind), ',"origin":' + _q(origin) if origin is not None else "", ',"payload":', _q(payload),
+            ',"policy_version":', _q(policy_version), ',"prev_hash":', _q(prev_hash), ',"record_id":', _q(record_id),
+            ',"sealed":', "null" if sealed is None else _q(sealed), "}")).encode()
+    data = {"record_id": record_id, "kind": kind, "actor": actor, "actor_role": actor_role, "at": at, "policy_version": policy_version,
+            "payload": payload, "sealed": sealed, "key_refs": key_refs, "prev_hash": prev_hash}
+    if origin is not None:
+        data["origin"] = origin
+    return _CANON.encode(data).encode()
 
 
 def record_hash(row: dict[str, Any]) -> str:
-    canonical = json.dumps({k: row[k] for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(row)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -50,9 +95,10 @@ class VerifyResult:
 
 
 class AuditLog:
-    def __init__(self, engine: Engine, policy_version: str) -> None:
+    def __init__(self, engine: Engine, policy_version: str, checkpointer: "Checkpointer | None" = None) -> None:
         self.engine = engine
         self.policy_version = policy_version
+        self.checkpointer = checkpointer  # None: the tree grows but no checkpoints are signed
 
     def append(self, event: AuditEvent) -> str:
         """Seal, chain and store one event; return its record id."""
@@ -74,14 +120,37 @@ class AuditLog:
                 "sealed": sealed,
                 "key_refs": json.dumps(refs),
                 "prev_hash": last or GENESIS,
+                "origin": current_origin(),
             }
-            row["hash"] = record_hash(row)
+            canonical = canonical_bytes(row)
+            row["hash"] = hashlib.sha256(canonical).hexdigest()
             inserted = conn.execute(AuditRecord.__table__.insert().values(**row))  # type: ignore[attr-defined]
+            cp = tree_store.extend(conn, record_id, leaf_hash(canonical), self.checkpointer)
             if FACT_HOOKS:
                 stored = {**row, "seq": inserted.inserted_primary_key[0]}
                 for hook in FACT_HOOKS:
                     hook(conn, stored)
+        if cp is not None:
+            self._publish(cp)
         return record_id
+
+    def checkpoint(self, reason: str) -> "Checkpoint":
+        """Sign a checkpoint of the tree as it is now (purges, retention runs, exports, on demand)."""
+        if self.checkpointer is None:
+            from core.errors import ConfigError
+
+            raise ConfigError("this audit log has no checkpoint signer", hint="open it through Ledger.open(), which reads policies/policy.yaml audit_log")
+        with self.engine.begin() as conn:
+            write_lock(conn)
+            cp = tree_store.checkpoint_now(conn, self.checkpointer, reason)
+        self._publish(cp)
+        return cp
+
+    def _publish(self, cp: "Checkpoint") -> None:
+        assert self.checkpointer is not None
+        if self.checkpointer.publish(cp):
+            with self.engine.begin() as conn:
+                tree_store.mark_published(conn, cp.note)
 
     def anchor(self) -> str:
         """The hash the kept chain starts from: genesis, or the last record retention removed."""
@@ -103,13 +172,16 @@ class AuditLog:
             prev = rec["hash"]
         return VerifyResult(True, count, prev)
 
-    def _walk(self, batch: int) -> Iterator[dict[str, Any]]:
+    def _walk(self, batch: int, below_leaf: int | None = None) -> Iterator[dict[str, Any]]:
         last_seq = 0
         cols = [AuditRecord.__table__.c[n] for n in ("seq", "hash", *HASHED_FIELDS)]  # type: ignore[attr-defined]
+        cols.append(tree_store.LEAVES.c.idx.label("leaf_index"))
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    select(*cols).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)  # type: ignore[arg-type,operator]
+                    select(*cols).outerjoin(tree_store.LEAVES, tree_store.LEAVES.c.record_id == AuditRecord.record_id)
+                    .where(AuditRecord.seq > last_seq, *([tree_store.LEAVES.c.idx < below_leaf] if below_leaf is not None else []))
+                    .order_by(AuditRecord.seq).limit(batch)  # type: ignore[arg-type,operator]
                 ).mappings().all()
             if not rows:
                 return
@@ -156,17 +228,19 @@ class AuditLog:
         refs = json.loads(row["key_refs"])
         text = unseal(row["sealed"], refs, keys) if row["sealed"] else None
         row["erased"] = bool(row["sealed"]) and text is None
+        row["origin"] = json.loads(row["origin"]) if row.get("origin") else None
         row["text"] = text or {}
         return row
 
-    def export(self, fmt: str) -> str:
-        """The whole trail as JSONL or CSV, every hashed field included so it verifies offline."""
-        rows = list(self._walk(2000))
+    def export(self, fmt: str, below_leaf: int | None = None) -> str:
+        """The whole trail as JSONL or CSV, every hashed field included so it verifies offline
+        (with `below_leaf`, only the records of the tree's first `below_leaf` leaves)."""
+        rows = list(self._walk(2000, below_leaf))
         if fmt == "jsonl":
             return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
         if fmt == "csv":
             out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=["seq", "hash", *HASHED_FIELDS])
+            writer = csv.DictWriter(out, fieldnames=["seq", "hash", *HASHED_FIELDS, "leaf_index"])
             writer.writeheader()
             writer.writerows(rows)
             return out.getvalue()
@@ -175,6 +249,7 @@ class AuditLog:
         raise RagLedgerError(f"unknown export format {fmt!r}", hint="use --format jsonl or --format csv")
 
 
+from core import tree_store  # noqa: E402  (imports core.merkle and the tree tables only)
 from core.audit_facts import append_hook as _facts_hook  # noqa: E402  (the overview's facts, see FACT_HOOKS)
 
 FACT_HOOKS.append(_facts_hook)

@@ -35,3 +35,19 @@ def chain_status(ledger: Ledger, principal: Principal) -> dict[str, Any]:
 def export_trail(ledger: Ledger, principal: Principal, fmt: str) -> str:
     require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
     return ledger.audit.export(fmt)
+
+
+def inclusion_proof(ledger: Ledger, principal: Principal, record_id: str, fresh: bool = False) -> dict[str, Any]:
+    """The Merkle inclusion proof of one record at a signed checkpoint (JSON-ready), for download."""
+    from core.proofs import prove
+
+    require_audited(ledger, principal, AUDIT_READ.name, f"audit.prove:{record_id}")
+    return prove(ledger, record_id, fresh=fresh)
+
+
+def log_status(ledger: Ledger, principal: Principal) -> dict[str, Any]:
+    """The log against every checkpoint this ledger can find (journal, witnesses, its own copies)."""
+    from core.log_verify import verify_ledger
+
+    require_audited(ledger, principal, AUDIT_READ.name, "audit.verify")
+    return verify_ledger(ledger).as_dict()

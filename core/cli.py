@@ -43,15 +43,37 @@ def open_ledger():  # type: ignore[no-untyped-def]
     return Ledger.open()
 
 
+def _secret(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[f"ragledger_{param.name}"] = value
+
+
+def _authenticate(ctx: click.Context, param: click.Parameter, user: str | None) -> str | None:
+    """Who runs this command: with policy `cli.require_login`, a --user with a password or token
+    (never a silent default); either way every record names the OS account and host (core/origin.py)."""
+    from core.cli_auth import authenticate_cli
+
+    source = ctx.get_parameter_source("user")
+    explicit = source is not None and source.name != "DEFAULT"
+    return authenticate_cli(user, explicit, ctx.meta.get("ragledger_password"), ctx.meta.get("ragledger_token"))
+
+
 def user_option(default: str | None = None):  # type: ignore[no-untyped-def]
-    return click.option(
-        "--user", "user", envvar="RAGLEDGER_USER", default=default, show_default=True, required=default is None,
-        help="principal to act as (a name in policies/principals.yaml)",
-    )
+    def decorate(f):  # type: ignore[no-untyped-def]
+        f = click.option("--user", "user", envvar="RAGLEDGER_USER", default=default, show_default=True, required=default is None,
+                         callback=_authenticate, help="principal to act as (a name in policies/principals.yaml)")(f)
+        f = click.option("--password", envvar="RAGLEDGER_PASSWORD", is_eager=True, expose_value=False, callback=_secret,
+                         help="the principal's password (or RAGLEDGER_PASSWORD); asked for when policy requires a login")(f)
+        return click.option("--token", envvar="RAGLEDGER_TOKEN", is_eager=True, expose_value=False, callback=_secret,
+                            help="the principal's API token (or RAGLEDGER_TOKEN), instead of a password")(f)
+
+    return decorate
 
 
 def main() -> None:
     from core.cli_commands import audit, compliance, documents, models, purge, query, users  # noqa: F401  (attach their commands)
+    from core.origin import set_origin
+
+    set_origin("cli", auth="none")  # until a --user is authenticated (core/cli_auth.py)
 
     try:
         cli.main(standalone_mode=False)

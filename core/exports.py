@@ -1,6 +1,7 @@
 """Audit exports for auditors and SIEMs: the trail as JSONL or CSV plus a manifest (record count,
-the hash the export's chain starts from, its head hash, the file's SHA-256), so that anyone can
-verify an export offline with `ragledger audit verify --export FILE` and nothing but this module.
+the hash the export's chain starts from, its head hash, the file's SHA-256, and the Merkle section
+of core/export_proofs.py: a signed checkpoint and proofs), so that anyone can verify an export
+offline with `ragledger audit verify --export FILE [--checkpoint KEPT]` and nothing but this module.
 """
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from core.actions import AUDIT_READ
+from core import export_proofs
 from core.audit import GENESIS, HASHED_FIELDS, record_hash
 from core.compliance_events import AuditExported
 from core.errors import AuditIntegrityError, RagLedgerError
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
+from core.signed_note import Checkpoint
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -30,7 +33,8 @@ def manifest_path(export: Path) -> Path:
 def export_bundle(ledger: Ledger, principal: Principal, fmt: str, output: Path) -> dict[str, Any]:
     """Write the trail to `output` and its manifest beside it; the export itself is audited."""
     require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
-    data = ledger.audit.export(fmt)
+    cp = ledger.audit.checkpoint("export")  # every export is checkpointed; the export covers exactly that tree
+    data = ledger.audit.export(fmt, below_leaf=cp.size)
     records = parse_export(data, fmt)
     anchor = records[0]["prev_hash"] if records else ledger.audit.anchor()
     manifest = {
@@ -39,6 +43,7 @@ def export_bundle(ledger: Ledger, principal: Principal, fmt: str, output: Path) 
         "anchor_hash": anchor, "head_hash": records[-1]["hash"] if records else anchor,
         "sha256": hashlib.sha256(data.encode()).hexdigest(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exported_by": principal.name, "policy_version": ledger.policy.version, "hashed_fields": list(HASHED_FIELDS),
+        "merkle": export_proofs.section(ledger, cp, records),
     }
     output.write_bytes(data.encode())  # bytes: CSV rows end in \r\n, which text mode would not keep
     manifest_path(output).write_text(json.dumps(manifest, indent=2))
@@ -56,13 +61,17 @@ def parse_export(data: str, fmt: str) -> list[dict[str, Any]]:
             r = dict(r)
             r["seq"] = int(r["seq"])
             r["sealed"] = r["sealed"] or None  # CSV writes None as ""; ciphertext is never empty
+            r["origin"] = r.get("origin") or None
+            if r.get("leaf_index"):
+                r["leaf_index"] = int(r["leaf_index"])
             rows.append(r)
         return rows
     raise RagLedgerError(f"unknown export format {fmt!r}", hint="jsonl or csv")
 
 
-def verify_export(path: Path) -> dict[str, Any]:
-    """Verify an export offline against its manifest; raise AuditIntegrityError naming what failed."""
+def verify_export(path: Path, kept: list[Checkpoint] | None = None, key: str | None = None) -> dict[str, Any]:
+    """Verify an export offline against its manifest and the checkpoints an auditor kept (`kept`,
+    signatures checked with `key`, default the key in the manifest); raise AuditIntegrityError naming what failed."""
     mpath = manifest_path(path)
     if not path.is_file():
         raise RagLedgerError(f"no export at {path}", hint="export one with `ragledger audit export-bundle --output FILE`")
@@ -86,4 +95,10 @@ def verify_export(path: Path) -> dict[str, Any]:
         raise AuditIntegrityError(f"{len(records)} records, the manifest says {manifest['records']}", hint="the export is incomplete")
     if prev != manifest["head_hash"]:
         raise AuditIntegrityError("the last record's hash is not the manifest's head hash", hint="the export is incomplete")
-    return {"ok": True, "records": len(records), "head_hash": prev, "anchor_hash": manifest.get("anchor_hash"), "format": manifest["format"]}
+    out = {"ok": True, "records": len(records), "head_hash": prev, "anchor_hash": manifest.get("anchor_hash"), "format": manifest["format"]}
+    if "merkle" in manifest:
+        out["merkle"] = export_proofs.check(manifest["merkle"], records, kept or [], key)
+    elif kept:
+        raise AuditIntegrityError("this export has no Merkle section, so it cannot be checked against a checkpoint",
+                                  hint="export again with this version (`ragledger audit export-bundle`)")
+    return out

@@ -45,7 +45,9 @@ class Ledger:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.engine, self.policy.version)
+        from core.checkpoints import Checkpointer
+
+        return AuditLog(self.engine, self.policy.version, Checkpointer(self.settings.home, self.policy.files.audit_log))
 
     def active_index(self) -> dict:
         """Which chunk table serves, and which embedder built it.

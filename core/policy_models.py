@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CLASSIFICATION_LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 Classification = Literal["public", "internal", "confidential", "restricted"]
@@ -68,6 +68,7 @@ class Principal(Strict):
     clearance: Classification = "public"
     password_hash: str | None = None
     disabled: bool = False  # `ragledger users disable NAME`: the account can no longer sign in
+    token_hash: str | None = None  # an API token for the CLI, hashed like a password (core.auth.hash_password)
 
 
 class OidcMapping(Strict):
@@ -152,6 +153,40 @@ class SignInPolicy(Strict):
     absolute_timeout_hours: float = Field(default=12, gt=0)
 
 
+class Witness(Strict):
+    """Somewhere a copy of every checkpoint goes, out of the database's reach (docs/audit.md)."""
+
+    kind: Literal["directory", "syslog"]
+    path: str | None = None  # directory: a folder, ideally on another volume or host
+    address: str | None = None  # syslog: /dev/log, or host:port (UDP)
+
+    @model_validator(mode="after")
+    def _where(self) -> "Witness":
+        if self.kind == "directory" and not self.path:
+            raise ValueError("a directory witness needs a path")
+        if self.kind == "syslog" and not self.address:
+            raise ValueError("a syslog witness needs an address (/dev/log or host:port)")
+        return self
+
+
+class AuditLogPolicy(Strict):
+    """Signed checkpoints of the audit log's Merkle tree: how often, signed by what, sent where."""
+
+    origin: str | None = Field(default=None, pattern=r"^[^\s+]+$")  # default: ragledger/<key fingerprint>
+    checkpoint_every_records: int = Field(default=100, ge=1)
+    checkpoint_every_seconds: int = Field(default=300, ge=1)
+    signer: str = "file"  # a kind registered in core.signed_note.SIGNERS
+    signer_options: dict[str, str] = {}
+    journal: str | None = None  # default: RAGLEDGER_HOME/checkpoints/journal.jsonl
+    witnesses: list[Witness] = []
+
+
+class CliAuth(Strict):
+    """Whether the command line must authenticate its --user (password or token), or may act as ops."""
+
+    require_login: bool = False
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
@@ -160,6 +195,8 @@ class PolicyFile(Strict):
     retention: Retention = Retention()
     demo_mode: bool = False  # demo passwords ("<name>-demo") are accepted only while this is true
     sign_in: SignInPolicy = SignInPolicy()
+    audit_log: AuditLogPolicy = AuditLogPolicy()
+    cli: CliAuth = CliAuth()
 
     @field_validator("groups")
     @classmethod

@@ -77,6 +77,7 @@ def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Pro
         if os.environ.get(CRASH_ENV) == step:
             os.kill(os.getpid(), signal.SIGKILL)
     path.unlink(missing_ok=True)
+    ledger.audit.checkpoint("purge")  # the erasure's records are sealed into a signed checkpoint at once
     if progress:
         progress("done", len(STEPS), len(STEPS))
     return get_request(ledger, request_id)["certificate_json"]

@@ -26,6 +26,7 @@ from core.ledger import Ledger
 from core.locks import store_lock
 from core.policy import Principal
 from core.tables import AuditRecord, DocumentRow
+from core.tree_store import LEAVES, TREE
 
 A = AuditRecord.__table__  # type: ignore[attr-defined]
 
@@ -123,6 +124,7 @@ def run(ledger: Ledger, principal: Principal, *, dry_run: bool = False, now: dat
         actor=principal.name, actor_role=principal.role, dry_run=dry_run, suspended_by_hold=result.suspended_by_hold,
         audit_records_removed=result.audit_records_removed, removed_through_seq=through if result.audit_records_removed else 0,
         anchor_hash=anchor if result.audit_records_removed else "", documents_expired=result.documents_expired, periods=result.periods))
+    ledger.audit.checkpoint("retention")  # every run is checkpointed, removal or not (docs/audit.md)
     return result
 
 
@@ -132,6 +134,12 @@ def _remove_prefix(ledger: Ledger, through_seq: int, anchor: str, removed: int, 
         write_lock(conn)
         total = conn.execute(select(anchors.c.removed_total).where(anchors.c.id == 1)).scalar()
         conn.execute(AuditFact.__table__.delete().where(AuditFact.__table__.c.seq <= through_seq))  # type: ignore[attr-defined]
+        # The removed records' leaf hashes stay (audit_leaves is never pruned), so later checkpoints and
+        # proofs still cover them; the tree remembers below which leaf records are gone on purpose.
+        pruned = conn.execute(select(func.max(LEAVES.c.idx)).select_from(LEAVES.join(A, LEAVES.c.record_id == A.c.record_id))
+                              .where(A.c.seq <= through_seq)).scalar()
+        if pruned is not None:
+            conn.execute(TREE.update().where(TREE.c.id == 1, TREE.c.pruned_below <= pruned).values(pruned_below=pruned + 1))
         conn.execute(A.delete().where(A.c.seq <= through_seq))
         values = {"seq": through_seq, "hash": anchor, "removed_total": (total or 0) + removed, "at": _iso(now)}
         if total is None:

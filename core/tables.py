@@ -39,6 +39,9 @@ class AuditRecord(SQLModel, table=True):
     key_refs: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     prev_hash: str
     hash: str = Field(index=True)
+    # Who ran it from where (JSON: channel, authentication, OS account, host, pid); hashed when present.
+    # Records written before migration m301 have none and hash exactly as they did.
+    origin: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class DocumentRow(SQLModel, table=True):

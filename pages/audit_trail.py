@@ -1,24 +1,29 @@
-"""Audit trail: filter, drill down from an answer to its sources, verify the chain, export."""
+"""Audit trail: filter, drill down from an answer to its sources, verify the log against its signed
+checkpoints, download a record's inclusion proof, export."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import streamlit as st
 
-from core.audit_views import chain_status, export_trail, list_trail, record_detail
+from core.audit_views import export_trail, inclusion_proof, list_trail, log_status, record_detail
 from core.safe_text import inert_markdown
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("audit.read", "audit")
 st.title("🧾 Audit trail")
 
-status = run_core(lambda: chain_status(ledger, principal))
+status = run_core(lambda: log_status(ledger, principal))
 if status:
     if status["ok"]:
-        st.success(f"Hash chain verifies: {status['records']} records, head `{status['head_hash'][:16]}…`")
-    else:
+        st.success(f"Hash chain verifies: {status['records']} records, head `{status['head_hash'][:16]}…`; Merkle tree of "
+                   f"{status['tree_size']} leaves consistent with {status['checkpoints_checked']} signed checkpoint(s)")
+    elif status["first_bad_seq"] is not None:
         st.error(f"Hash chain BROKEN at record {status['first_bad_seq']} ({status['first_bad_record']}): {status['reason']}")
+    else:
+        st.error(f"Audit log BROKEN: {status['reason']}")
 
 cols = st.columns(4)
 kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "relabel", "sign_in", "sign_in_refused", "account_lock", "account_unlock", "sign_out", "purge", "erasure_certificate", "training", "model"], default=[])
@@ -74,6 +79,15 @@ if record_id:
             st.json({"retrieval": p.get("redactions", {}), "output guard": p.get("guard_redactions", {})})
         with st.expander("Raw payload"):
             st.json(p)
+        if detail.get("origin"):
+            st.caption("Origin: " + ", ".join(f"{k} {v}" for k, v in sorted(detail["origin"].items())))
+        if st.button("Prepare inclusion proof"):
+            st.session_state["proof"] = run_core(lambda: inclusion_proof(ledger, principal, detail["record_id"]))
+        proof = st.session_state.get("proof")
+        if proof and proof["record"]["record_id"] == detail["record_id"]:
+            st.download_button("Download inclusion proof", json.dumps(proof, indent=2), f"proof-{detail['record_id']}.json", "application/json")
+            st.caption(f"Leaf {proof['leaf_index']} of the log at size {proof['tree_size']}; check it with "
+                       "`ragledger audit verify --proof FILE --key KEY`.")
 
 st.subheader("Export")
 c1, c2 = st.columns(2)

@@ -124,3 +124,19 @@ def test_concurrent_appends_from_several_processes_keep_one_chain(db_url) -> Non
     assert result.ok, result
     assert result.records == 100
     assert {r["actor"] for r in log.records(limit=200)} == {"w0", "w1", "w2", "w3"}
+
+
+@pytest.mark.parametrize("origin", [None, '{"channel": "cli", "host": "h\\u00e9"}'])
+@pytest.mark.parametrize("text_value", ["plain", 'quote " back \\ slash', "caf\u00e9 \u2014 \U0001f600", "ctl \x00\x1f\n\t"])
+def test_the_fast_canonical_form_is_byte_identical_to_json_dumps(text_value: str, origin: str | None) -> None:
+    """Records hashed before the fast path, and any other implementation, must agree byte for byte."""
+    from core.audit import CORE_FIELDS, canonical_bytes
+
+    row = {k: f"{k}:{text_value}" for k in CORE_FIELDS}
+    for sealed in (None, "c2VhbGVk"):
+        row["sealed"], row["origin"] = sealed, origin
+        expected = {k: row[k] for k in CORE_FIELDS} | ({"origin": origin} if origin is not None else {})
+        assert canonical_bytes(row) == json.dumps(expected, sort_keys=True, separators=(",", ":")).encode()
+    row["payload"] = 7  # not a string: the general path, same rule
+    assert canonical_bytes(row) == json.dumps({k: row[k] for k in CORE_FIELDS} | ({"origin": origin} if origin else {}),
+                                              sort_keys=True, separators=(",", ":")).encode()

@@ -240,6 +240,24 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
     assert asked.audit_id in {r["record_id"] for r in rows} and len(rows) == len(lines)
 
 
+def test_audit_trail_offers_a_records_inclusion_proof(home):
+    from core.proofs import verify_bundle
+    from core.events import Denied
+
+    ledger = make_ledger(home)
+    record_id = ledger.audit.append(Denied(actor="carol", actor_role="employee", action="purge", target="x"))
+    at = sign_in(app_test(home), "alice")
+    at.switch_page(AUDIT).run()
+    assert "signed checkpoint" in [s.value for s in at.success][0]
+    next(w for w in at.text_input if w.label == "Record id to inspect").input(record_id).run()
+    next(b for b in at.button if b.label == "Prepare inclusion proof").click().run()
+    assert not errors(at), errors(at)
+    assert "Download inclusion proof" in {b.label for b in at.download_button}
+    proof = at.session_state["proof"]
+    assert proof["record"]["record_id"] == record_id
+    assert verify_bundle(proof, ledger.audit.checkpointer.vkey())["ok"]
+
+
 def test_audit_trail_shows_a_broken_chain(home):
     import sqlite3
 

@@ -76,6 +76,13 @@ def test_document_purge_erases_everywhere_and_certifies(populated) -> None:  # t
     assert not (ledger.settings.uploads_dir / ids["hr"]).exists()
     # The audit chain still verifies; texts citing the document are unreadable, the others intact.
     assert ledger.audit.verify().ok
+    # ... and so does the Merkle tree, against the checkpoint the purge signed on completion.
+    from core.log_verify import verify_ledger
+    from core.tree_store import CHECKPOINTS
+
+    assert verify_ledger(ledger).ok
+    with ledger.engine.connect() as conn:
+        assert "purge" in {r for (r,) in conn.execute(CHECKPOINTS.select().with_only_columns(CHECKPOINTS.c.reason))}
     for answer in answers.values():
         [record] = ledger.audit.records(record_id=answer.audit_id)
         cited_docs = {c["doc_id"] for c in record["payload"]["cited"]}

@@ -77,11 +77,18 @@ def test_job_removes_the_expired_prefix_and_the_chain_still_verifies(tmp_path, d
     assert _facts(ledger) and all(r["seq"] > result.removed_through_seq for r in ledger.audit.records(limit=1000))
     rec = ledger.audit.records(kinds=["retention"], limit=1)[0]
     assert rec["payload"]["audit_records_removed"] == 12 and rec["payload"]["anchor_hash"] == result.anchor_hash
+    # The Merkle tree keeps the removed records' leaves: every checkpoint, the one the run signed included, still verifies.
+    from core.log_verify import verify_ledger
+
+    merkle = verify_ledger(ledger)
+    assert merkle.ok, merkle.findings
+    assert merkle.tree_size == ledger.audit.count() + 12 and merkle.checkpoints_checked >= 2
 
     # Tampering with a kept record is still caught after the anchor moved.
     with ledger.engine.begin() as conn:
         conn.execute(AuditRecord.__table__.update().where(AuditRecord.kind == "answer").values(actor="mallory"))  # type: ignore[attr-defined]
     assert not ledger.audit.verify().ok
+    assert "edited" in verify_ledger(ledger).first().message
 
 
 def test_newest_record_is_never_removed(ledger) -> None:  # type: ignore[no-untyped-def]

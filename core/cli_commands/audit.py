@@ -1,4 +1,4 @@
-"""`ragledger audit verify|export|list`."""
+"""`ragledger audit verify|checkpoint|key|prove|export|list`."""
 from __future__ import annotations
 
 import sys
@@ -18,23 +18,95 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--export", "export_file", type=click.Path(path_type=Path, dir_okay=False),
               help="verify an exported file offline against its .manifest.json instead of the database")
-def audit_verify(as_json: bool, export_file: Path | None) -> None:
-    """Re-walk the hash chain; exit 5 and name the first bad record if it does not verify."""
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="a checkpoint you kept (as `audit checkpoint` printed it, or a journal); repeatable")
+@click.option("--key", help="the log's verifier key you kept (`audit key`); default: this ledger's, or the export's")
+@click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False), help="verify an inclusion proof from `audit prove`")
+def audit_verify(as_json: bool, export_file: Path | None, checkpoints: tuple[Path, ...], key: str | None, proof_file: Path | None) -> None:
+    """Check the log against every checkpoint found (journal, witnesses, --checkpoint); exit 5 naming
+    the first bad record or checkpoint if it does not verify."""
+    from core.log_verify import read_checkpoint_file
+
+    if proof_file is not None:
+        import json
+
+        from core.proofs import verify_bundle
+
+        kept = [cp for path in checkpoints for cp in read_checkpoint_file(path)]
+        out = verify_bundle(json.loads(proof_file.read_text()), key, kept[-1] if kept else None)  # raises AuditIntegrityError (exit 5)
+        emit(out, True) if as_json else click.echo(f"OK: record {out['record_id']} is leaf {out['leaf_index']} of the log at size {out['tree_size']} "
+                                                   f"({out['checkpoint_time']}, signed by {out['signed_by']}{', key from the proof' if out['key_from_bundle'] else ''})")
+        return
     if export_file is not None:
         from core.exports import verify_export
 
-        out = verify_export(export_file)  # raises AuditIntegrityError (exit 5) naming what failed
-        emit(out, True) if as_json else click.echo(f"OK: export {export_file.name}: {out['records']} records, head {out['head_hash']}")
+        kept = [cp for path in checkpoints for cp in read_checkpoint_file(path)]
+        out = verify_export(export_file, kept, key)  # raises AuditIntegrityError (exit 5) naming what failed
+        if as_json:
+            emit(out, True)
+        else:
+            click.echo(f"OK: export {export_file.name}: {out['records']} records, head {out['head_hash']}")
+            for label in out.get("merkle", {}).get("checked_against", []):
+                click.echo(f"  consistent with {label}")
         return
-    result = open_ledger().audit.verify()
+    from core.log_verify import verify_ledger
+
+    result = verify_ledger(open_ledger(), checkpoints, key)
     if as_json:
         emit(result.as_dict(), True)
     elif result.ok:
-        click.echo(f"OK: {result.records} records, head {result.head_hash}")
+        click.echo(f"OK: {result.records} records, tree size {result.tree_size}, root {result.root}, head {result.head_hash}")
+        click.echo(f"  consistent with {result.checkpoints_checked} checkpoint(s); latest: {result.latest_checkpoint or 'none yet'}")
     else:
-        click.echo(f"BROKEN at record seq={result.first_bad_seq} id={result.first_bad_record}: {result.reason}")
+        first = result.first()
+        assert first is not None
+        click.echo(f"BROKEN at index {first.index}" + (f" record seq={first.seq} id={first.record_id}" if first.seq else "") + f": {first.message}")
+        for f in result.findings:
+            if f is not first:
+                click.echo(f"  also: {f.message}")
     if not result.ok:
         sys.exit(5)
+
+
+@audit.command("checkpoint")
+@click.option("--new", "fresh", is_flag=True, help="sign a checkpoint of the log as it is now first")
+@click.option("--json", "as_json", is_flag=True)
+def audit_checkpoint(fresh: bool, as_json: bool) -> None:
+    """Print the latest signed checkpoint (C2SP format) for an auditor to keep elsewhere."""
+    from core.checkpoint_views import latest_checkpoint
+
+    cp = latest_checkpoint(open_ledger(), fresh)
+    if as_json:
+        emit({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "time": cp.time, "note": cp.note}, True)
+    else:
+        click.echo(cp.note, nl=False)
+
+
+@audit.command("key")
+def audit_key() -> None:
+    """Print the log's verifier key (the note-format public key that checks its checkpoints)."""
+    click.echo(open_ledger().audit.checkpointer.vkey())
+
+
+@audit.command("prove")
+@click.argument("record_id")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default: standard output)")
+@click.option("--new", "fresh", is_flag=True, help="prove at a checkpoint signed now, not the latest that covers the record")
+@user_option(DEFAULT_CLI_USER)
+def audit_prove(record_id: str, output: Path | None, fresh: bool, user: str) -> None:
+    """An inclusion proof (JSON) that RECORD_ID is in the log at a signed checkpoint."""
+    import json
+
+    from core.audit_views import inclusion_proof
+
+    ledger = open_ledger()
+    bundle = inclusion_proof(ledger, ledger.policy.principal(user), record_id, fresh=fresh)
+    text = json.dumps(bundle, indent=2)
+    if output:
+        output.write_text(text + "\n")
+        click.echo(f"wrote {output} (leaf {bundle['leaf_index']} of {bundle['tree_size']})", err=True)
+    else:
+        click.echo(text)
 
 
 @audit.command("export")
