@@ -149,24 +149,16 @@ def vanilla_analyzer():  # type: ignore[no-untyped-def]
 
 
 def _vanilla_exposure(samples: list[dict], predictions: list[list[Span]]) -> dict[str, Any]:
-    """Vanilla Presidio redacting every finding: how many labelled values stay visible."""
-    from core.redaction_leaks import SENSITIVE, value_visible
+    """Vanilla Presidio redacting every finding: how many labelled values stay visible (same scoring
+    as a profile whose every type is a placeholder)."""
+    from core.policy_models import RedactionProfile
 
+    hide_all = RedactionProfile(description="vanilla Presidio: every finding redacted")
     leaks = ProfileLeaks()
     for s, spans in zip(samples, predictions):
         covered = [(p.start, p.end) for p in spans]
-        for g in s["spans"]:
-            leaks.must_hide += 1
-            leaks.must_hide_by_type[g["type"]] += 1
-            sensitive = g["type"] in SENSITIVE
-            leaks.sensitive_must_hide += sensitive
-            if value_visible(s["text"], g["start"], g["end"], covered):
-                leaks.visible += 1
-                leaks.sensitive_visible += sensitive
-                leaks.visible_by_type[g["type"]] += 1
-        for p in spans:
-            leaks.hidden_spans += 1
-            leaks.hidden_spans_on_gold += any(p.start < g["end"] and p.end > g["start"] for g in s["spans"])
+        shown = "".join("#" if any(a <= i < b for a, b in covered) else ch for i, ch in enumerate(s["text"]))
+        score_profile(leaks, s, shown, covered, hide_all, covered)
     return leaks.as_dict()
 
 
