@@ -16,8 +16,9 @@ from core.pii_types import NUMBER, PROPER_NOUN
 CATCH_ALL_SCORE = 0.3
 MIN_STORED_DIGITS = 4
 # A digit run: digits joined by at most one separator (space, dot, dash, slash) between them.
-# Parentheses count as separators too: "(003) 7035952", "(576)706-9259".
-DIGIT_RUN = re.compile(r"(?<![\w(])\(?\d(?:[ .\-/()]{0,2}\d)*\)?(?![\w])")
+# Parentheses count as separators too: "(003) 7035952", "(576)706-9259"; letters may touch the run,
+# since ids glue them on ("ZZ644730T", "X58683449").
+DIGIT_RUN = re.compile(r"(?<![\d(])\(?\d(?:[ .\-/()]{0,2}\d)*\)?(?!\d)")
 # Particles inside a name ("Ludwig van Beethoven", "Ana de la Cruz").
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "la", "le", "di", "da", "du", "del", "dos", "das", "ter", "ten", "y", "bin", "al", "-", "'"})
 

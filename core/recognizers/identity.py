@@ -49,11 +49,17 @@ register("nl_bsn", lambda: ChecksumRecognizer(
 register("de_steuer_id", lambda: ChecksumRecognizer(
     "DE_TAX_ID", "DeSteuerIdRecognizer", r"\b\d{2}[ ]?\d{3}[ ]?\d{3}[ ]?\d{3}\b", steuer_id_ok, ["steuer", "steuer-id", "idnr", "tax"]))
 
-_ID_CUES = (r"national id|national insurance|id number|identity number|identification number|id no|id card|ssn|social security|"
+_ID_CUES = (r"id|national id|national insurance|id number|identity number|identification number|id no|id card|ssn|social security|"
             r"tax id|tax number|tin|steuer-id|steuer id|steueridentifikationsnummer|idnr|personalausweis|bsn|burgerservicenummer|"
             r"pesel|personnummer|nir|insee|sécurité sociale|dni|nie|nif|codice fiscale|identity|ausweis|carte d'identité")
 _ID_VALUE = r"(?=[A-Z0-9 .\-]*\d)[A-Z0-9](?:[A-Z0-9]|[ .\-](?=[A-Z0-9])){5,24}"
 # Below the typed recognizers (a checksum or a known format wins the label), above the analysis threshold.
+# The shape of a UK National Insurance number whatever its prefix: Presidio's recognizer drops
+# prefixes HMRC never issues (ZZ, used for temporary numbers, among them), but such a number still
+# identifies the person it was given to.
+register("uk_nino_shape", lambda: PatternRecognizer(
+    supported_entity="UK_NINO", name="UkNinoShapeRecognizer", global_regex_flags=0,
+    patterns=[Pattern("nino_shape", r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.5)]))
 register("cued_national_id", lambda: CuedRecognizer("NATIONAL_ID", "CuedNationalIdRecognizer", _ID_CUES, _ID_VALUE, 0.45))
 
 _PASSPORT_CUES = r"passport|pass no|reisepass|passeport|pasaporte|passaporto|paspoort|paszport|pass"
