@@ -6,6 +6,7 @@ Each area's commands live in core/cli_commands/<area>.py and attach themselves t
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -43,10 +44,6 @@ def open_ledger():  # type: ignore[no-untyped-def]
     return Ledger.open()
 
 
-def _secret(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    ctx.meta[f"ragledger_{param.name}"] = value
-
-
 def _authenticate(ctx: click.Context, param: click.Parameter, user: str | None) -> str | None:
     """Who runs this command: with policy `cli.require_login`, a --user with a password or token
     (never a silent default); either way every record names the OS account and host (core/origin.py)."""
@@ -54,17 +51,16 @@ def _authenticate(ctx: click.Context, param: click.Parameter, user: str | None) 
 
     source = ctx.get_parameter_source("user")
     explicit = source is not None and source.name != "DEFAULT"
-    return authenticate_cli(user, explicit, ctx.meta.get("ragledger_password"), ctx.meta.get("ragledger_token"))
+    # Secrets come from the environment (or a prompt), never from argv, where `ps` and shell history see them.
+    return authenticate_cli(user, explicit, os.environ.get("RAGLEDGER_PASSWORD"), os.environ.get("RAGLEDGER_TOKEN"))
 
 
 def user_option(default: str | None = None):  # type: ignore[no-untyped-def]
     def decorate(f):  # type: ignore[no-untyped-def]
-        f = click.option("--user", "user", envvar="RAGLEDGER_USER", default=default, show_default=True, required=default is None,
-                         callback=_authenticate, help="principal to act as (a name in policies/principals.yaml)")(f)
-        f = click.option("--password", envvar="RAGLEDGER_PASSWORD", is_eager=True, expose_value=False, callback=_secret,
-                         help="the principal's password (or RAGLEDGER_PASSWORD); asked for when policy requires a login")(f)
-        return click.option("--token", envvar="RAGLEDGER_TOKEN", is_eager=True, expose_value=False, callback=_secret,
-                            help="the principal's API token (or RAGLEDGER_TOKEN), instead of a password")(f)
+        return click.option("--user", "user", envvar="RAGLEDGER_USER", default=default, show_default=True, required=default is None,
+                            callback=_authenticate,
+                            help="principal to act as (a name in policies/principals.yaml); its password or token from "
+                                 "RAGLEDGER_PASSWORD / RAGLEDGER_TOKEN, or a prompt, when policy requires a login")(f)
 
     return decorate
 

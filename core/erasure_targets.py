@@ -27,8 +27,9 @@ from core.subject_match import Mention, SubjectMatcher, linked_variant
 from core.tables import AuditRecord, DocumentRow
 
 # PII types that identify one person: found beside a mention, they are that person's too.
-IDENTIFIER_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_PASSPORT",
-                              "US_DRIVER_LICENSE", "US_BANK_NUMBER", "EMPLOYEE_ID"})
+# NATIONAL_ID and PASSPORT gather every country's formats (core/pii_types.py).
+IDENTIFIER_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "NATIONAL_ID", "PASSPORT", "CREDIT_CARD", "IBAN_CODE",
+                              "US_PASSPORT", "US_DRIVER_LICENSE", "US_BANK_NUMBER", "EMPLOYEE_ID"})
 LINK_WINDOW = 160  # characters between a mention and an identifier, within one paragraph
 CONTEXT = 80  # characters of passage shown on each side of a match
 _CHUNK_COLUMNS = ["chunk_id", "doc_id", "ord", "text", "title", "pii_spans"]
@@ -75,7 +76,7 @@ def _linked(row: dict[str, Any], mentions: list[Mention]) -> dict[str, str]:
     text = row["text"]
     out = {}
     for s in spans_of(row):
-        if s["type"] not in IDENTIFIER_TYPES:
+        if not {s["type"], *s.get("alt", ())} & IDENTIFIER_TYPES:  # a candidate type counts (core/pii.py)
             continue
         for m in mentions:
             lo, hi = sorted((m.start, s["start"]))

@@ -43,19 +43,29 @@ def _name_like(tok, vocabulary: frozenset[str] = frozenset()) -> bool:  # type: 
         return False  # names hold no digits: "TR-55821" is a reference (its number is a NUMBER candidate)
     if text.isupper() and len(text) <= 5:  # acronyms (HR, VPN, SSO) name teams and systems, not people
         return False
+    word = text.lower()
+    in_dictionary = word in vocabulary or (word.endswith("s") and word[:-1] in vocabulary)
+    if in_dictionary and tok.is_sent_start and (tok.pos_ != "PROPN" or _starts_heading(tok)):
+        return False  # a dictionary word starting a sentence or a heading ("## Meals and per diem", "Incident follow-up")
     if tok.pos_ == "PROPN":
         return True
     if tok.is_stop or tok.pos_ not in {"NOUN", "X", "ADJ"}:
         return False
     if not tok.is_sent_start:
         return True  # capitalised inside a sentence: a name unless the tagger said otherwise
-    if text.lower() in vocabulary:
-        return False  # a dictionary word starting a sentence or a heading ("Incident follow-up", "Payroll")
     # At the start of a sentence (or a CSV field) a capitalised singular noun directly followed by a
     # comma or a verb is far more often a name ("Caroline lives", "Zajko,") than a word; before a colon
     # or alone on a line it is a label or a heading ("Ticket:", "## Investigation").
     nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
     return tok.tag_ != "NNS" and nxt is not None and (nxt.text in {",", ";"} or nxt.pos_ in {"VERB", "AUX", "PROPN"})
+
+
+def _starts_heading(tok) -> bool:  # type: ignore[no-untyped-def]
+    """The token opens a Markdown heading or a bold line, where the small taggers call title-case words PROPN."""
+    text = tok.doc.text
+    line_start = text.rfind("\n", 0, tok.idx) + 1
+    prefix = text[line_start:tok.idx].strip()
+    return bool(prefix) and set(prefix) <= {"#", "*", "_"}
 
 
 def proper_noun_runs(doc, vocabulary: frozenset[str] = frozenset()) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]

@@ -138,7 +138,7 @@ def test_policy_can_require_a_login_and_records_name_the_os_account_and_host(tmp
     assert cli(home, policies, "retention", "run", "--dry-run", "--user", "alice").returncode == 3, "no password, no terminal"
     wrong = cli(home, policies, "retention", "run", "--dry-run", "--user", "alice", env={"RAGLEDGER_PASSWORD": "nope"})
     assert wrong.returncode == 3 and "wrong user name or password" in wrong.stderr
-    assert cli(home, policies, "retention", "run", "--dry-run", "--user", "alice", "--token", "bad").returncode == 3
+    assert cli(home, policies, "retention", "run", "--dry-run", "--user", "alice", env={"RAGLEDGER_TOKEN": "bad"}).returncode == 3
     assert cli(home, policies, "retention", "run", "--dry-run", "--user", "alice", env={"RAGLEDGER_PASSWORD": "alice-demo"}).returncode == 0
     assert cli(home, policies, "retention", "run", "--dry-run", "--user", "alice", env={"RAGLEDGER_TOKEN": "tok-123"}).returncode == 0
     listed = cli(home, policies, "audit", "list", "--kind", "retention", "--json", "--user", "alice", env={"RAGLEDGER_TOKEN": "tok-123"})

@@ -54,8 +54,11 @@ def _document(value: str, place: str, seed: int) -> tuple[str, str]:
 
 
 def _pieces(value: str) -> list[str]:
-    """What must not be shown: the value, and each of its words or digit groups that identifies on its own."""
-    words = [w for w in value.replace(",", " ").split() if len(w) >= 4 and any(c.isalpha() for c in w)]
+    """What must not be shown: the value, and each of its words or digit groups that identifies on its own
+    (not a street type, particle or honorific: core.redaction_leaks.GENERIC)."""
+    from core.redaction_leaks import GENERIC
+
+    words = [w for w in value.replace(",", " ").split() if len(w) >= 4 and any(c.isalpha() for c in w) and w.casefold() not in GENERIC]
     digits = "".join(c for c in value if c.isdigit())
     return [value] + words + ([digits] if len(digits) >= 6 else [])
 

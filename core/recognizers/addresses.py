@@ -21,8 +21,8 @@ _EN_TYPES = (r"street|st|road|rd|avenue|ave|av|lane|ln|drive|dr|way|court|ct|pla
              r"mount|mountain|orchard|oval|pass|pike|pine|pines|plain|plains|point|port|prairie|ranch|ridge|river|route|"
              r"run|shore|shores|spring|springs|spur|station|stream|summit|terrace|throughway|trace|track|tunnel|turnpike|"
              r"union|valley|via|viaduct|village|ville|vista|well|wells|yard|yards|centre|center|end|side|wood|woods")
-_UNIT = r"(?:,?\s*(?:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|no\.?)\s*\w{1,5})?"
-_EN = rf"(?:(?:flat|apartment|studio|unit)\s+\w{{1,4}},?\s+)?\b\d{{1,5}}[A-Za-z]?,?\s+(?:{_CAP}\s+){{0,3}}(?i:{_EN_TYPES})\b\.?{_UNIT}"
+_UNIT = r"(?:,?\s*(?i:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|no\.?)\s*\w{1,5})?"
+_EN = rf"(?:(?i:flat|apartment|studio|unit)\s+\w{{1,4}},?\s+)?\b\d{{1,5}}[A-Za-z]?,?\s+(?:{_CAP}\s+){{0,3}}(?i:{_EN_TYPES})\b\.?{_UNIT}"
 _GERMANIC = (r"straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|pfad|steig|markt|berg|hof|"
              r"straat|laan|plein|gracht|singel|kade|dijk|pad|steeg|dreef|park|baan|weide|veld|"
              r"gatan|vägen|gata|väg|gränd|torget|torg|stigen|backen|allén|plan|leden|liden|stig")
