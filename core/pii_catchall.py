@@ -45,7 +45,7 @@ def _name_like(tok, vocabulary: frozenset[str] = frozenset()) -> bool:  # type: 
         return False
     word = text.lower()
     in_dictionary = word in vocabulary or (word.endswith("s") and word[:-1] in vocabulary)
-    if in_dictionary and tok.is_sent_start and (tok.pos_ != "PROPN" or _starts_heading(tok)):
+    if in_dictionary and (_starts_heading(tok) or (tok.is_sent_start and tok.pos_ != "PROPN")):
         return False  # a dictionary word starting a sentence or a heading ("## Meals and per diem", "Incident follow-up")
     if tok.pos_ == "PROPN":
         return True

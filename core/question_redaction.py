@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from core import pii
+from core.pii_types import CATCH_ALL
 from core.chunk_store import id_predicate, spans_of
 from core.ledger import Ledger
 from core.pii import Span
@@ -143,7 +144,10 @@ def known_pii(ledger: Ledger) -> KnownPII:
 
 def redact_question(ledger: Ledger, question: str) -> StoredQuestion:
     """The full analyzer plus every PII value known from the corpus, each replaced by <TYPE>."""
-    spans = pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
+    # Deny-by-default candidates are left out: a question names few people, the analyzer and the corpus's
+    # known values find them, and an officer must still be able to read what was asked about.
+    spans = [s for s in pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
+             if s.entity_type not in CATCH_ALL]
     known, docs = known_pii(ledger).find(question)
     chosen = pii.resolve_overlaps(spans + known)
     out, cursor = [], 0

@@ -58,4 +58,9 @@ class AllowedTerms:
         if folded in self.phrases:
             return True
         words = re.findall(r"[\w'-]+", folded)
-        return bool(words) and all(w in self.words or w in CALENDAR or w in STRUCTURE for w in words)
+        return bool(words) and all(_known(w, self.words) or _known(w, CALENDAR) or _known(w, STRUCTURE) for w in words)
+
+
+def _known(word: str, vocabulary: frozenset[str]) -> bool:
+    """The word or its singular ("Fridays", "Teams")."""
+    return word in vocabulary or (word.endswith("s") and word[:-1] in vocabulary)
