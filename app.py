@@ -9,11 +9,11 @@ import streamlit as st
 
 from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out
 
-st.set_page_config(page_title="RAG Ledger", page_icon="📒", layout="wide")
+st.set_page_config(page_title="RAG Ledger", page_icon=":material/menu_book:", layout="wide")
 
 principal = current_principal()
 if principal is None:
-    page = st.navigation([st.Page(sign_in_form, title="Sign in", icon="🔑")])
+    page = st.navigation([st.Page(sign_in_form, title="Sign in", icon=":material/login:")])
 else:
     ledger = get_ledger()
     allowed = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES if principal.may(p.action)]

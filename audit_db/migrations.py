@@ -68,3 +68,11 @@ def m002_erasure_requests(conn: Connection) -> None:
     import core.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "erasure_requests")
+
+
+@migration
+def m801_demo_steps(conn: Connection) -> None:
+    """The demo load's finished steps (core/demo.py), so that loading twice changes nothing."""
+    import core.demo_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "demo_steps")

@@ -10,7 +10,7 @@ from core.audit_views import chain_status, export_trail, list_trail, record_deta
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("audit.read", "audit")
-st.title("🧾 Audit trail")
+st.title(":material/receipt_long: Audit trail")
 
 status = run_core(lambda: chain_status(ledger, principal))
 if status:

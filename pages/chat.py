@@ -9,7 +9,7 @@ from core.ask import ask
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("ask", "chat")
-st.title("💬 Ask the documents")
+st.title(":material/chat: Ask the documents")
 st.caption("Answers come only from documents your groups and clearance allow; personal data is redacted for your role.")
 
 history = st.session_state.setdefault("chat_history", [])

@@ -27,13 +27,13 @@ class PageSpec:
 
 # Navigation per role: a page is offered to principals holding its action.
 PAGES: list[PageSpec] = [
-    PageSpec("pages/chat.py", "Chat", "💬", "ask", "chat"),
-    PageSpec("pages/audit_trail.py", "Audit trail", "🧾", "audit.read", "audit"),
-    PageSpec("pages/documents.py", "Documents", "📄", "documents.read", "documents"),
-    PageSpec("pages/overview.py", "Overview", "📊", "overview.read", "overview"),
-    PageSpec("pages/policy.py", "Policy", "🛡️", "policy.simulate", "policy"),
-    PageSpec("pages/models.py", "Models", "🧬", "models.read", "models"),
-    PageSpec("pages/erasure.py", "Erasure", "🧹", "purge", "erasure"),
+    PageSpec("pages/chat.py", "Chat", ":material/chat:", "ask", "chat"),
+    PageSpec("pages/audit_trail.py", "Audit trail", ":material/receipt_long:", "audit.read", "audit"),
+    PageSpec("pages/documents.py", "Documents", ":material/description:", "documents.read", "documents"),
+    PageSpec("pages/overview.py", "Overview", ":material/monitoring:", "overview.read", "overview"),
+    PageSpec("pages/policy.py", "Policy", ":material/policy:", "policy.simulate", "policy"),
+    PageSpec("pages/models.py", "Models", ":material/model_training:", "models.read", "models"),
+    PageSpec("pages/erasure.py", "Erasure", ":material/delete_sweep:", "purge", "erasure"),
 ]
 
 
@@ -76,7 +76,7 @@ def sign_in_form() -> None:
     from core.auth import authenticate
     from core.events import SignIn
 
-    st.title("📒 RAG Ledger")
+    st.title(":material/menu_book: RAG Ledger")
     st.caption("Governed retrieval, audit and erasure for enterprise RAG.")
     if oidc_configured():
         st.button("Sign in with your identity provider", on_click=st.login)

@@ -15,7 +15,7 @@ from core.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("overview.read", "overview")
-st.title("📊 Compliance overview")
+st.title(":material/monitoring: Compliance overview")
 
 c1, c2, c3 = st.columns(3)
 period = c1.date_input("Period", value=(), help="from - to (inclusive); empty means all time")
@@ -123,5 +123,5 @@ event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="
 selected = event.selection.rows if event and hasattr(event, "selection") else []
 if selected:
     st.session_state["drill_record"] = table.iloc[selected[0]]["record_id"]
-    st.page_link("pages/audit_trail.py", label=f"Open record {table.iloc[selected[0]]['seq']} in the audit trail", icon="🧾")
+    st.page_link("pages/audit_trail.py", label=f"Open record {table.iloc[selected[0]]['seq']} in the audit trail", icon=":material/receipt_long:")
 st.caption(f"Figures as of {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")

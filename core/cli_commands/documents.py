@@ -1,4 +1,4 @@
-"""`ragledger ingest`, `ragledger documents list`, `ragledger demo load`."""
+"""`ragledger ingest`, `ragledger documents list`, `ragledger demo load` (core/demo.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,7 +73,22 @@ def demo() -> None:
 
 
 @demo.command("load")
+@click.option("--json", "as_json", is_flag=True, help="the steps and what each did, as JSON")
 @user_option(DEFAULT_CLI_USER)
-def demo_load(user: str) -> None:
-    """Ingest demo_corpus/ (unchanged files are skipped, so this is safe to repeat)."""
-    _run_ingest([REPO_ROOT / "demo_corpus"], user, None, None, None, False)
+def demo_load(as_json: bool, user: str) -> None:
+    """Ingest demo_corpus/, fine-tune and promote the embedder, ask the demo questions as every role and
+    record (not execute) an erasure request. Finished steps are skipped, so this is safe to repeat."""
+    import time
+
+    from core.demo import load_demo
+
+    ledger = open_ledger()
+    started = time.perf_counter()
+    result = load_demo(ledger, ledger.policy.principal(user), progress=None if as_json else lambda m: click.echo(m, err=True))
+    if as_json:
+        emit({**result.as_dict(), "seconds": round(time.perf_counter() - started, 1)}, True)
+        return
+    for s in result.steps:
+        click.echo(f"{s.step:<14} {'done' if s.changed else 'unchanged':<9} {s.summary}")
+    click.echo(f"Demo loaded in {time.perf_counter() - started:.1f} s." if result.changed
+               else "Nothing changed: the demo was already loaded.")
