@@ -5,6 +5,7 @@ import re
 
 import streamlit as st
 
+from core.answer_stream import answer_pieces, streams
 from core.ask import ask
 from pages.common import page_guard, run_core
 
@@ -21,8 +22,9 @@ def _passage(text: str) -> str:
     return re.sub(r"(?m)^#{1,6}\s+(.+)$", r"**\1**", text)
 
 
-def render(result) -> None:  # type: ignore[no-untyped-def]
-    st.markdown(result.answer)
+def render(result, streamed: bool = False) -> None:  # type: ignore[no-untyped-def]
+    if not streamed:
+        st.markdown(result.answer)
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
     if result.redactions:
         meta.append("redacted: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result.redactions.items())))
@@ -49,5 +51,7 @@ if question:
         with st.spinner("Searching the documents you may read…"):
             result = run_core(lambda: ask(ledger, principal, question))
         if result is not None:
-            render(result)
+            if streams(result):  # a generated answer: already guarded and audited, shown word by word
+                st.write_stream(answer_pieces(result))
+            render(result, streamed=streams(result))  # the citations appear when the answer ends
             history.append({"question": question, "result": result})

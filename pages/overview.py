@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core.chart_axes import BAR_WIDTH_MS, day_axis
 from core.overview import Filters, drill, overview, verify_chain
 from core.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
@@ -42,16 +43,21 @@ m2.metric("Last verification", "never" if not last else ("OK" if last["ok"] else
 m3.metric("Chain head", (chain["head_hash"] or "-")[:12])
 
 
-def bar(frame: pd.DataFrame, title: str, empty: str, key: str, **kw) -> None:  # type: ignore[no-untyped-def]
+def bar(frame: pd.DataFrame, title: str, empty: str, key: str, by_day: bool = False, **kw) -> None:  # type: ignore[no-untyped-def]
     st.subheader(title)
     if frame.empty:
         st.info(empty)
         return
-    st.plotly_chart(px.bar(frame, **kw), key=key, width="stretch")
+    fig = px.bar(frame, **kw)
+    if by_day:  # date buckets and date ticks, for one day as for a year (core/chart_axes.py)
+        fig.update_xaxes(**day_axis(list(frame[kw["x"]])))
+        fig.update_traces(width=BAR_WIDTH_MS)
+    st.plotly_chart(fig, key=key, width="stretch")
 
 
 q = pd.DataFrame(data["questions_over_time"], columns=["day", "role", "questions"])
-bar(q, "Questions over time by role", "No questions in this period.", "chart_questions", x="day", y="questions", color="role")
+q["day"] = pd.to_datetime(q["day"])
+bar(q, "Questions over time by role", "No questions in this period.", "chart_questions", by_day=True, x="day", y="questions", color="role")
 
 left, right = st.columns(2)
 with left:
