@@ -38,8 +38,9 @@ QUESTIONS = DEMO_CORPUS / "questions.yaml"
 DEMO_DATASET = "demo-engineering-pairs"
 TRAINER, APPROVER = "dave", "alice"
 ASKERS = ("alice", "bob", "carol", "dave")
-# A handful of steps is enough to move the metrics and keeps the load in seconds on 2 cores.
-TRAIN_HYPER: dict[str, Any] = {"max_steps": 6, "batch_size": 16}
+# A handful of steps keeps the load in seconds on an idle 2-core machine; at the default rate (5e-5) 6 steps moved
+# no metric, so the demo uses 2e-4 (chosen from one trial on the same eval split: a demo, not a measurement).
+TRAIN_HYPER: dict[str, Any] = {"max_steps": 8, "batch_size": 16, "learning_rate": 2e-4}
 # Named in two engineering documents, one of which trains the demo embedder: the preview shows the
 # checkpoint that the erasure would flag. The requester is a case reference, never the subject.
 ERASURE = {"subject": "Nadia Petrosyan", "scope": "chunks", "requested_by": "DSR-DEMO-001 (data subject, by e-mail)",
