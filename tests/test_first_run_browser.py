@@ -25,7 +25,7 @@ SHOWS = {
     "pages/overview.py": "Questions over time by role",
     "pages/policy.py": "Policy version",
     "pages/models.py": "production",
-    "pages/erasure.py": "previewed",
+    "pages/erasure.py": "Will erase",  # the preview of the demo request (the grid cells are canvas-drawn)
 }
 
 
