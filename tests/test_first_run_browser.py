@@ -24,7 +24,7 @@ SHOWS = {
     "pages/documents.py": "Documents",
     "pages/overview.py": "Questions over time by role",
     "pages/policy.py": "Policy version",
-    "pages/models.py": "production",
+    "pages/models.py": "source documents",  # the lineage caption (stage cells are canvas-drawn)
     "pages/erasure.py": "Will erase",  # the preview of the demo request (the grid cells are canvas-drawn)
 }
 
