@@ -10,7 +10,7 @@ import streamlit as st
 from core.origin import set_origin
 from pages.common import PAGES, current_principal, get_ledger, sign_in_form, sign_out, start_problem
 
-st.set_page_config(page_title="RAG Ledger", page_icon="📒", layout="wide")
+st.set_page_config(page_title="RAG Ledger", page_icon=":material/menu_book:", layout="wide")
 set_origin("app")  # records appended by this server say so, with its OS account and host (docs/audit.md)
 
 problem = start_problem()  # e.g. a demo password outside demo mode: nothing else runs until it is fixed
@@ -20,7 +20,7 @@ if problem is not None:
 
 principal = current_principal()
 if principal is None:
-    page = st.navigation([st.Page(sign_in_form, title="Sign in", icon="🔑")])
+    page = st.navigation([st.Page(sign_in_form, title="Sign in", icon=":material/login:")])
 else:
     ledger = get_ledger()
     allowed = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES if principal.may(p.action)]

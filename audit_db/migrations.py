@@ -118,3 +118,11 @@ def m301_merkle_tree(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE audit_records ADD COLUMN origin TEXT"))
     _create(conn, "audit_leaves", "audit_tree", "audit_checkpoints")
     backfill(conn)
+
+
+@migration
+def m801_demo_steps(conn: Connection) -> None:
+    """The demo load's finished steps (core/demo.py), so that loading twice changes nothing."""
+    import core.demo_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "demo_steps")

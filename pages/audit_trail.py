@@ -13,7 +13,7 @@ from core.safe_text import inert_markdown
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("audit.read", "audit")
-st.title("🧾 Audit trail")
+st.title(":material/receipt_long: Audit trail")
 
 status = run_core(lambda: log_status(ledger, principal))
 if status:

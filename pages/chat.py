@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.answer_stream import answer_pieces, streams
 from core.ask import ask
 from core.safe_text import inert_label, inert_markdown, inert_passage
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("ask", "chat")
-st.title("💬 Ask the documents")
+st.title(":material/chat: Ask the documents")
 st.caption("Answers come only from documents your groups and clearance allow; personal data is redacted for your role.")
 
 history = st.session_state.setdefault("chat_history", [])
 
 
-def render(result) -> None:  # type: ignore[no-untyped-def]
+def render(result, streamed: bool = False) -> None:  # type: ignore[no-untyped-def]
     # Answers, passages, titles and questions are untrusted text: shown inert (no images, no links,
     # no headings), see core/safe_text.py.
-    st.markdown(inert_markdown(result.answer))
+    if not streamed:
+        st.markdown(inert_markdown(result.answer))
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
     if result.redactions:
         meta.append("redacted: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result.redactions.items())))
@@ -44,5 +46,7 @@ if question:
         with st.spinner("Searching the documents you may read…"):
             result = run_core(lambda: ask(ledger, principal, question))
         if result is not None:
-            render(result)
+            if streams(result):  # a generated answer: already guarded and audited, shown word by word, inert
+                st.write_stream(inert_markdown(piece) for piece in answer_pieces(result))
+            render(result, streamed=streams(result))  # the citations appear when the answer ends
             history.append({"question": question, "result": result})

@@ -28,14 +28,14 @@ class PageSpec:
 
 # Navigation per role: a page is offered to principals holding its action.
 PAGES: list[PageSpec] = [
-    PageSpec("pages/chat.py", "Chat", "💬", "ask", "chat"),
-    PageSpec("pages/audit_trail.py", "Audit trail", "🧾", "audit.read", "audit"),
-    PageSpec("pages/documents.py", "Documents", "📄", "documents.read", "documents"),
-    PageSpec("pages/overview.py", "Overview", "📊", "overview.read", "overview"),
-    PageSpec("pages/policy.py", "Policy", "🛡️", "policy.simulate", "policy"),
-    PageSpec("pages/models.py", "Models", "🧬", "models.read", "models"),
-    PageSpec("pages/erasure.py", "Erasure", "🧹", "purge", "erasure"),
-    PageSpec("pages/accounts.py", "Accounts", "👤", "policy.edit", "accounts"),
+    PageSpec("pages/chat.py", "Chat", ":material/chat:", "ask", "chat"),
+    PageSpec("pages/audit_trail.py", "Audit trail", ":material/receipt_long:", "audit.read", "audit"),
+    PageSpec("pages/documents.py", "Documents", ":material/description:", "documents.read", "documents"),
+    PageSpec("pages/overview.py", "Overview", ":material/monitoring:", "overview.read", "overview"),
+    PageSpec("pages/policy.py", "Policy", ":material/policy:", "policy.simulate", "policy"),
+    PageSpec("pages/models.py", "Models", ":material/model_training:", "models.read", "models"),
+    PageSpec("pages/erasure.py", "Erasure", ":material/delete_sweep:", "purge", "erasure"),
+    PageSpec("pages/accounts.py", "Accounts", ":material/manage_accounts:", "policy.edit", "accounts"),
 ]
 
 
@@ -126,7 +126,7 @@ def oidc_configured() -> bool:
 def sign_in_form() -> None:
     from core.sign_in import sign_in
 
-    st.title("📒 RAG Ledger")
+    st.title(":material/menu_book: RAG Ledger")
     st.caption("Governed retrieval, audit and erasure for enterprise RAG.")
     notice = st.session_state.pop("sign_in_notice", None)
     if notice:

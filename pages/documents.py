@@ -11,7 +11,7 @@ from core.safe_text import inert_label
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("documents.read", "documents")
-st.title("📄 Documents")
+st.title(":material/description: Documents")
 
 if principal.may("documents.ingest"):
     with st.expander("Upload documents", expanded=False):

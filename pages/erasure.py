@@ -12,7 +12,7 @@ from core.purge import execute
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("purge", "erasure")
-st.title("🧹 Erasure requests")
+st.title(":material/delete_sweep: Erasure requests")
 st.caption("Right to be forgotten (GDPR Art. 17): erase a document or a data subject from every store, prove it, certify it. Deadline: one month from receipt.")
 
 with st.form("new-request"):

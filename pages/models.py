@@ -14,7 +14,7 @@ from core.training.jobs import train
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("models.read", "models")
-st.title("🧬 Models")
+st.title(":material/model_training: Models")
 st.caption("Fine-tuned checkpoints with lineage to the governed documents they were trained on.")
 
 may_train, may_approve = principal.may("models.train"), principal.may("models.approve")

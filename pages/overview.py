@@ -10,12 +10,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core.chart_axes import BAR_WIDTH_MS, day_axis
 from core.overview import Filters, drill, overview, verify_chain
 from core.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("overview.read", "overview")
-st.title("📊 Compliance overview")
+st.title(":material/monitoring: Compliance overview")
 
 c1, c2, c3 = st.columns(3)
 period = c1.date_input("Period", value=(), help="from - to (inclusive); empty means all time")
@@ -42,16 +43,21 @@ m2.metric("Last verification", "never" if not last else ("OK" if last["ok"] else
 m3.metric("Chain head", (chain["head_hash"] or "-")[:12])
 
 
-def bar(frame: pd.DataFrame, title: str, empty: str, key: str, **kw) -> None:  # type: ignore[no-untyped-def]
+def bar(frame: pd.DataFrame, title: str, empty: str, key: str, by_day: bool = False, **kw) -> None:  # type: ignore[no-untyped-def]
     st.subheader(title)
     if frame.empty:
         st.info(empty)
         return
-    st.plotly_chart(px.bar(frame, **kw), key=key, width="stretch")
+    fig = px.bar(frame, **kw)
+    if by_day:  # date buckets and date ticks, for one day as for a year (core/chart_axes.py)
+        fig.update_xaxes(**day_axis(list(frame[kw["x"]])))
+        fig.update_traces(width=BAR_WIDTH_MS)
+    st.plotly_chart(fig, key=key, width="stretch")
 
 
 q = pd.DataFrame(data["questions_over_time"], columns=["day", "role", "questions"])
-bar(q, "Questions over time by role", "No questions in this period.", "chart_questions", x="day", y="questions", color="role")
+q["day"] = pd.to_datetime(q["day"])
+bar(q, "Questions over time by role", "No questions in this period.", "chart_questions", by_day=True, x="day", y="questions", color="role")
 
 left, right = st.columns(2)
 with left:
@@ -123,5 +129,5 @@ event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="
 selected = event.selection.rows if event and hasattr(event, "selection") else []
 if selected:
     st.session_state["drill_record"] = table.iloc[selected[0]]["record_id"]
-    st.page_link("pages/audit_trail.py", label=f"Open record {table.iloc[selected[0]]['seq']} in the audit trail", icon="🧾")
+    st.page_link("pages/audit_trail.py", label=f"Open record {table.iloc[selected[0]]['seq']} in the audit trail", icon=":material/receipt_long:")
 st.caption(f"Figures as of {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")

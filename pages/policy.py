@@ -11,7 +11,7 @@ from core.simulation import simulate
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("policy.simulate", "policy")
-st.title("🛡️ Policy")
+st.title(":material/policy: Policy")
 
 loaded = run_core(lambda: loaded_policies(ledger, principal))
 if loaded is None:

@@ -102,6 +102,23 @@ def demo_home(tmp_path_factory) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def demo_loaded_home(demo_home, tmp_path_factory) -> Path:
+    """A copy of the demo home after `ragledger demo load`'s other steps (core/demo.py): a fine-tuned
+    embedder in production, the demo questions answered by every role, a previewed erasure request.
+    Shared by the tests of the first run; tests must not change it (copy it: ui_support.copy_home)."""
+    import shutil
+
+    from core.demo import load_demo
+
+    home = tmp_path_factory.mktemp("demo-loaded") / "home"
+    shutil.copytree(demo_home, home)
+    ledger = make_ledger(home)
+    load_demo(ledger, ledger.policy.principal("ops"))
+    dispose_engines()
+    return home
+
+
 @pytest.fixture
 def demo_ledger(demo_home) -> Ledger:  # type: ignore[no-untyped-def]
     return make_ledger(demo_home)

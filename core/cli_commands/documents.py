@@ -1,4 +1,4 @@
-"""`ragledger ingest`, `ragledger documents list`, `ragledger demo load`."""
+"""`ragledger ingest`, `ragledger documents list`, `ragledger demo load` (core/demo.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -93,18 +93,31 @@ def demo() -> None:
 
 
 @demo.command("load")
+@click.option("--json", "as_json", is_flag=True, help="the steps and what each did, as JSON")
 @user_option(DEFAULT_CLI_USER)
-def demo_load(user: str) -> None:
-    """Ingest demo_corpus/ (unchanged files are skipped, so this is safe to repeat) into a home whose own
-    copy of the policies has demo mode on, so the demo accounts' passwords work there (docs/accounts.md)."""
+def demo_load(as_json: bool, user: str) -> None:
+    """Ingest demo_corpus/, fine-tune and promote the embedder, ask the demo questions as every role and
+    record (not execute) an erasure request, in a home whose own copy of the policies has demo mode on
+    (so the demo accounts' passwords work there, docs/accounts.md). Finished steps are skipped, so this
+    is safe to repeat."""
     import os
+    import time
 
     from core.config import Settings
+    from core.demo import load_demo
     from core.demo_home import prepare_demo_policies
 
-    home = Settings.from_env().home
-    folder, status = prepare_demo_policies(home)
+    folder, status = prepare_demo_policies(Settings.from_env().home)
     click.echo(f"demo policies ({status}, demo_mode on): {folder}", err=True)
     if os.environ.get("RAGLEDGER_POLICIES"):
         click.echo(f"note: RAGLEDGER_POLICIES is set, so {os.environ['RAGLEDGER_POLICIES']} is used instead of that copy", err=True)
-    _run_ingest([REPO_ROOT / "demo_corpus"], user, None, None, None, False)
+    ledger = open_ledger()
+    started = time.perf_counter()
+    result = load_demo(ledger, ledger.policy.principal(user), progress=None if as_json else lambda m: click.echo(m, err=True))
+    if as_json:
+        emit({**result.as_dict(), "seconds": round(time.perf_counter() - started, 1)}, True)
+        return
+    for s in result.steps:
+        click.echo(f"{s.step:<14} {'done' if s.changed else 'unchanged':<9} {s.summary}")
+    click.echo(f"Demo loaded in {time.perf_counter() - started:.1f} s." if result.changed
+               else "Nothing changed: the demo was already loaded.")
