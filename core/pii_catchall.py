@@ -110,7 +110,19 @@ def _hyphen_chain_end(tokens: list, j: int, vocabulary: frozenset[str] = frozens
 
 
 def digit_runs(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in DIGIT_RUN.finditer(text) if sum(ch.isdigit() for ch in m.group()) >= MIN_STORED_DIGITS]
+    """Digit runs of MIN_STORED_DIGITS or more digits, widened over the letters glued to them: an id
+    code is the whole token ("ZZ689775T", "X58683449"), not only its digits."""
+    out = []
+    for m in DIGIT_RUN.finditer(text):
+        if sum(ch.isdigit() for ch in m.group()) < MIN_STORED_DIGITS:
+            continue
+        start, end = m.start(), m.end()
+        while start > 0 and text[start - 1].isalpha():
+            start -= 1
+        while end < len(text) and text[end].isalpha():
+            end += 1
+        out.append((start, end))
+    return out
 
 
 def candidates(text: str, doc, covered: list[tuple[int, int]], vocabulary: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ _REFERENCE = re.compile(r"(?i:(?:article|art\.|section|sec\.|§|clause|chapter|p
                         r"ticket|incident|iso|rfc|sev|level|tier|room|floor|gate|line|no\.|nr\.|#)\s?)$")
 # "ticket TR-55821", "incident INC-20417": a system's reference code announced as such.
 _REFERENCE_CODE = re.compile(r"(?i:ticket|incident|issue|order|invoice|reference|ref\.?|request|change|release|build|pr)\s+(?-i:[A-Z]{1,6})-$")
-_YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_YEAR = re.compile(r"^(?:[A-Za-z]{1,3})?(?:19|20)\d{2}$")  # 2024, FY2024, H12024 is not one
 _YEAR_RANGE = re.compile(r"^(?:19|20)\d{2}\s?[-/]\s?(?:(?:19|20)?\d{2})$")
 
 
