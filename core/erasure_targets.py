@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from core.chunk_store import id_predicate, spans_of
-from core.errors import NotFound
 from core.ledger import Ledger
 from core.pii import Span
 from core.policy import Principal
@@ -235,15 +234,9 @@ def _with_downstream(ledger: Ledger, targets: Targets) -> Targets:
 
 
 def checkpoints_trained_on(ledger: Ledger, doc_ids: list[str]) -> list[str]:
-    """Checkpoints downstream of these documents in the model registry (none if it holds nothing).
-    The registry is part of every deployment: a failing import is an error, not "no checkpoints"."""
-    from core.lineage import document_lineage
+    """Checkpoints downstream of these documents in the model registry (none if it holds nothing),
+    through the registry's own query, never a lineage report under a made-up principal. The registry
+    is part of every deployment: a failing import is an error, not "no checkpoints"."""
+    from core.registry import checkpoints_trained_on as trained_on
 
-    ops = Principal("erasure", "Erasure", "compliance_officer", (), "public", frozenset({"models.read"}), "compliance")
-    found: set[str] = set()
-    for d in doc_ids:
-        try:
-            found |= {c["checkpoint_id"] for c in document_lineage(ledger, ops, d)["checkpoints"]}
-        except NotFound:  # a document no dataset was built from
-            continue
-    return sorted(found)
+    return trained_on(ledger, doc_ids)

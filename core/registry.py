@@ -364,6 +364,18 @@ def flag_documents(ledger: Ledger, principal: Principal, doc_ids: list[str], rea
     return _flag_docs(ledger, doc_ids, None, reason, (principal.name, principal.role), erase_text=False)
 
 
+def checkpoints_trained_on(ledger: Ledger, doc_ids: list[str]) -> list[str]:
+    """Checkpoints trained on a dataset version that holds any of `doc_ids` (what `flag_for_erasure`
+    would flag), read-only: an erasure preview names them before anything is erased."""
+    if not doc_ids:
+        return []
+    rt, ct = DatasetRow.__table__, Checkpoint.__table__  # type: ignore[attr-defined]
+    with ledger.engine.connect() as conn:
+        datasets = select(rt.c.dataset_id).where(rt.c.doc_id.in_(doc_ids)).distinct()
+        rows = conn.execute(select(ct.c.checkpoint_id).where(ct.c.dataset_id.in_(datasets)).order_by(ct.c.checkpoint_id)).all()
+    return [r[0] for r in rows]
+
+
 def flag_for_erasure(ledger: Ledger, doc_ids: list[str], request_id: str, reason: str) -> list[str]:
     """Called by the erasure purge: flag every dataset version containing any of `doc_ids` and every
     checkpoint trained on one, blank the erased rows' training text, return the checkpoint ids.

@@ -11,7 +11,7 @@ from core.accounts import list_accounts, unlock
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("policy.edit", "accounts")
-st.title("👤 Accounts")
+st.title(":material/manage_accounts: Accounts")
 st.caption("Local accounts (the fallback sign-in; an identity provider is recommended in production). "
            "Add accounts and set passwords with `ragledger users add|passwd NAME`.")
 

@@ -104,4 +104,5 @@ def test_after_the_demo_the_models_and_erasure_pages_show_data(demo_loaded_home,
     at = page_as("pages/erasure.py", home, "alice").run()
     assert not errors(at), errors(at)
     assert "No erasure requests yet" not in texts(at) and "previewed" in texts(at)
+    at = next(b for b in at.button if b.label == "Preview").click().run()  # the officer opens the preview
     assert "checkpoints flagged for retraining: " + ckpt.checkpoint_id in texts(at)

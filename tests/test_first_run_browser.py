@@ -25,7 +25,7 @@ SHOWS = {
     "pages/overview.py": "Questions over time by role",
     "pages/policy.py": "Policy version",
     "pages/models.py": "source documents",  # the lineage caption (stage cells are canvas-drawn)
-    "pages/erasure.py": "Will erase",  # the preview of the demo request (the grid cells are canvas-drawn)
+    "pages/erasure.py": "previewed",  # the demo request and its status (the grid cells are canvas-drawn)
 }
 
 
