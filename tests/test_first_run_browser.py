@@ -26,6 +26,7 @@ SHOWS = {
     "pages/policy.py": "Policy version",
     "pages/models.py": "source documents",  # the lineage caption (stage cells are canvas-drawn)
     "pages/erasure.py": "previewed",  # the demo request and its status (the grid cells are canvas-drawn)
+    "pages/accounts.py": "Local accounts",  # its caption above the table of accounts
 }
 
 
