@@ -42,3 +42,13 @@ def day_axis(days: list[str] | list[date]) -> dict[str, Any]:
     end = datetime.combine(last, datetime.min.time()) + timedelta(hours=12)
     return {"type": "date", "range": [start.isoformat(), end.isoformat()], "tick0": first.isoformat(), "ticklabelmode": "instant",
             "title": {"text": "day (UTC)"}, **ticks}
+
+
+def count_axis(values: list[int] | list[float]) -> dict[str, Any]:
+    """plotly `yaxis` settings for counts: whole numbers only. Left to itself plotly labels a chart
+    whose bars reach 2 with 0, 0.5, 1, 1.5, 2; counts of questions or documents have no halves."""
+    top = max([0, *values])
+    settings: dict[str, Any] = {"rangemode": "tozero", "tickformat": ",d"}
+    if top <= 10:  # small counts: a tick at every whole number (above 10 plotly's own steps are whole)
+        settings |= {"tick0": 0, "dtick": 1}
+    return settings

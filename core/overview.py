@@ -30,6 +30,9 @@ CHART_DIMENSIONS = {
     "denials": "denial", "simulations": "simulation", "ingestions": "ingest", "records": "record",
 }
 DENSITY_BUCKETS = ((0.0, "none"), (0.5, "low (<0.5/chunk)"), (2.0, "medium (0.5-2/chunk)"), (float("inf"), "high (>2/chunk)"))
+# The buckets in order with colours that darken with density (a sequential scale, not a palette's
+# arbitrary hues), so the legend and the stacks read from least to most personal data.
+DENSITY_ORDER = {label: colour for (_, label), colour in zip(DENSITY_BUCKETS, ("#c6dbef", "#6baed6", "#2171b5", "#08306b"))}
 OPEN_ERASURE = ("received", "previewed", "confirmed", "executed", "incomplete")  # core/erasure.py OPEN, and a purge under way
 
 

@@ -21,6 +21,7 @@ from core.errors import PolicyError
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import POLICY_FILES, Policy, load_policy, validate_policy_text
+from core.policy_home import editable_policies
 from core.tables import DocumentRow
 
 POLICY_ADMIN = SIMULATE.name
@@ -116,7 +117,23 @@ def compute_diff(old: Policy, new: Policy, documents: list[dict[str, Any]]) -> d
         "entities_added": sorted(set(new.files.analyzed_entities) - set(old.files.analyzed_entities)),
         "entities_removed": sorted(set(old.files.analyzed_entities) - set(new.files.analyzed_entities)),
         "needs_reanalysis": reanalysis,
+        "warnings": oversight_warnings(roles),
     }
+
+
+def oversight_warnings(roles: dict[str, Any]) -> list[str]:
+    """A warning for every oversight action a role gains (see core/actions.py), naming who it reaches."""
+    from core.actions import ACTIONS
+
+    out = []
+    for role, r in roles.items():
+        for name in r.get("permissions_gained", []):
+            action = ACTIONS.get(name)
+            if action and action.oversight:
+                people = sorted(r.get("principals", {}))
+                reach = f" ({len(people)} principal(s): {', '.join(people[:5])}{' …' if len(people) > 5 else ''})" if people else ""
+                out.append(f"Role '{role}'{reach} gains the oversight permission '{name}': {action.description}")
+    return out
 
 
 def diff(ledger: Ledger, principal: Any, filename: str, text: str) -> dict[str, Any]:
@@ -125,7 +142,8 @@ def diff(ledger: Ledger, principal: Any, filename: str, text: str) -> dict[str, 
     new, check = _check(ledger, filename, text)
     if new is None:
         raise PolicyError(check.file, check.field or "", check.expected or "")
-    return {**compute_diff(ledger.policy, new, _documents(ledger)), "warnings": check.warnings}
+    d = compute_diff(ledger.policy, new, _documents(ledger))
+    return {**d, "warnings": [*check.warnings, *d["warnings"]]}
 
 
 def _summary(d: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +166,7 @@ def save(ledger: Ledger, principal: Any, filename: str, text: str, *, reanalyze:
     """Validate, write atomically, audit, reload; re-analyse the stored documents if detection changed."""
     require_audited(ledger, principal, POLICY_EDIT.name, "policy.save")
     d = diff(ledger, principal, filename, text)  # raises PolicyError: nothing is written
-    path = ledger.policy.directory / filename
+    path = editable_policies(ledger) / filename
     before = path.read_bytes()
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)

@@ -171,3 +171,10 @@ def guard(redactor: Redactor, text: str, entities: list[str], recognizers: tuple
     before = Counter(redactor.counts)
     guarded = redactor.redact(text, found)
     return guarded, dict(Counter(redactor.counts) - before)
+
+
+def redaction_counts(counts: dict[str, int] | None) -> str:
+    """Redaction counts for people to read ("PERSON ×2, EMAIL_ADDRESS ×1"), never a Python dict."""
+    if not counts:
+        return "none"
+    return ", ".join(f"{entity} ×{n}" for entity, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

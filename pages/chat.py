@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.answer_stream import answer_pieces, streams
 from core.ask import ask
+from core.redaction import redaction_counts
 from core.safe_text import inert_label, inert_markdown, inert_passage
 from pages.common import page_guard, run_core
 
@@ -22,7 +23,7 @@ def render(result, streamed: bool = False) -> None:  # type: ignore[no-untyped-d
         st.markdown(inert_markdown(result.answer))
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
     if result.redactions:
-        meta.append("redacted: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result.redactions.items())))
+        meta.append("redacted: " + redaction_counts(result.redactions))
     # Withheld matches are counted for the audit record only: showing their number would tell the
     # asker that documents outside their clearance match the question.
     st.caption(" · ".join(meta))

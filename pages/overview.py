@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.chart_axes import BAR_WIDTH_MS, day_axis
-from core.overview import Filters, drill, overview, verify_chain
+from core.chart_axes import BAR_WIDTH_MS, count_axis, day_axis
+from core.overview import DENSITY_ORDER, Filters, drill, overview, verify_chain
 from core.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
 
@@ -49,6 +49,8 @@ def bar(frame: pd.DataFrame, title: str, empty: str, key: str, by_day: bool = Fa
         st.info(empty)
         return
     fig = px.bar(frame, **kw)
+    # Bars stack per x, so the axis must reach the tallest stack; counts have no halves.
+    fig.update_yaxes(**count_axis(list(frame.groupby(kw["x"])[kw["y"]].sum())))
     if by_day:  # date buckets and date ticks, for one day as for a year (core/chart_axes.py)
         fig.update_xaxes(**day_axis(list(frame[kw["x"]])))
         fig.update_traces(width=BAR_WIDTH_MS)
@@ -74,7 +76,8 @@ left, right = st.columns(2)
 with left:
     docs = pd.DataFrame(data["documents"], columns=["classification", "pii_density", "documents"])
     bar(docs, "Documents by classification and PII density", "No documents stored.", "chart_documents",
-        x="classification", y="documents", color="pii_density")
+        x="classification", y="documents", color="pii_density",
+        category_orders={"pii_density": list(DENSITY_ORDER)}, color_discrete_map=DENSITY_ORDER)
 with right:
     er = data["erasures"]
     ef = pd.DataFrame(er["rows"], columns=["status", "deadline", "requests"])

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.policy_admin import diff, loaded_policies, save, validate
+from core.redaction import redaction_counts
 from core.safe_text import inert_label, inert_markdown, inert_passage
 from core.simulation import simulate
 from pages.common import page_guard, run_core
@@ -42,7 +43,7 @@ with see_as:
             with col:
                 st.subheader(label)
                 st.markdown(inert_markdown(res.answer))
-                st.caption(f"{len(res.citations)} citations · redactions {res.redactions or 'none'} · withheld {res.withheld}")
+                st.caption(f"{len(res.citations)} citations · redactions {redaction_counts(res.redactions)} · withheld {res.withheld}")
                 for c in res.citations:
                     with st.expander(f"[{c.n}] {inert_label(c.title)}"):
                         st.markdown(inert_passage(c.text))
@@ -62,6 +63,8 @@ with edit:
     if b2.button("Show what changes"):
         d = run_core(lambda: diff(ledger, principal, filename, text))
         if d:
+            for w in d["warnings"]:
+                st.warning(w)
             rows = []
             for role, r in d["roles"].items():
                 rows += [{"role": role, "change": "gains permission", "what": p} for p in r.get("permissions_gained", [])]

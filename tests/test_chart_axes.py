@@ -32,3 +32,14 @@ def test_a_plotly_bar_of_one_day_keeps_the_settings() -> None:
     fig.update_traces(width=BAR_WIDTH_MS)
     layout = fig.to_plotly_json()["layout"]["xaxis"]
     assert layout["type"] == "date" and layout["tickformat"] == "%d %b" and fig.data[0].width == BAR_WIDTH_MS
+
+
+@pytest.mark.parametrize(("values", "dtick"), [([1, 2], 1), ([0], 1), ([10], 1), ([], 1), ([37, 4], None)])
+def test_count_axes_have_whole_number_ticks(values: list[int], dtick: int | None) -> None:
+    from core.chart_axes import count_axis
+
+    axis = count_axis(values)
+    assert axis["tickformat"] == ",d" and axis["rangemode"] == "tozero" and axis.get("dtick") == dtick
+    fig = px.bar(x=["a", "b"][: len(values)] or ["a"], y=values or [0])
+    fig.update_yaxes(**axis)  # plotly validates every key
+    assert fig.layout.yaxis.tickformat == ",d"

@@ -82,6 +82,8 @@ def test_alice_sees_data_on_every_page_after_the_demo_load(demo_loaded_home, tmp
                     assert page.locator(".js-plotly-plot").count() >= 5
                     ticks = page.locator(".js-plotly-plot").first.locator(".xtick text").all_text_contents()
                     assert ticks and all(re.fullmatch(r"\d{2} [A-Z][a-z]{2}", t) for t in ticks), ticks  # "01 Dec", no ms
+                    counts = page.locator(".js-plotly-plot").first.locator(".ytick text").all_text_contents()
+                    assert counts and all(re.fullmatch(r"[\d,]+", t) for t in counts), counts  # whole numbers: no "0.5"
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(ARTIFACTS / f"first-run-{spec.url_path}-alice.png"), full_page=True)
         except Exception:

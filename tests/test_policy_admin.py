@@ -116,3 +116,28 @@ def test_policy_page_core_is_compliance_only(ledger) -> None:  # type: ignore[no
     for name in ("bob", "carol", "dave"):
         with pytest.raises(AccessDenied):
             loaded_policies(ledger, ledger.policy.principal(name))
+
+
+def test_a_role_gaining_an_oversight_permission_is_warned(ledger, policies) -> None:  # type: ignore[no-untyped-def]
+    alice = ledger.policy.principal("alice")
+    roles = (policies / "roles.yaml").read_text().replace("permissions: [ask]\n", "permissions: [ask, audit.read, documents.read]\n")
+    d = diff(ledger, alice, "roles.yaml", roles)
+    warned = [w for w in d["warnings"] if "'employee'" in w]
+    assert len(warned) == 1 and "audit.read" in warned[0] and "carol" in warned[0], d["warnings"]
+    assert "documents.read" not in warned[0]  # reading one's own documents is no oversight
+    assert not diff(ledger, alice, "roles.yaml", (policies / "roles.yaml").read_text())["warnings"]
+
+
+def test_an_edit_of_the_checkout_policies_goes_to_the_home_copy(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("RAGLEDGER_POLICIES", raising=False)
+    led = make_ledger(tmp_path / "home")  # reads the checkout's policies/
+    checkout = {p.name: p.read_bytes() for p in (REPO_ROOT / "policies").glob("*.yaml")}
+    alice = led.policy.principal("alice")
+    text = (REPO_ROOT / "policies" / "policy.yaml").read_text().replace("audit_records_days: 400", "audit_records_days: 500")
+    assert text != (REPO_ROOT / "policies" / "policy.yaml").read_text()
+    out = save(led, alice, "policy.yaml", text, reanalyze=False)
+    assert {p.name: p.read_bytes() for p in (REPO_ROOT / "policies").glob("*.yaml")} == checkout
+    home_copy = tmp_path / "home" / "policies"
+    assert (home_copy / "policy.yaml").read_text() == text and led.settings.policies_dir == home_copy.resolve()
+    assert led.policy.version == out["version"] and "500" in (home_copy / "policy.yaml").read_text()
+    assert loaded_policies(led, alice)["directory"] == str(home_copy.resolve())

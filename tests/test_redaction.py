@@ -51,3 +51,10 @@ def test_pseudonyms_are_consistent_within_one_answer_and_counted() -> None:
 def test_spans_cut_by_a_chunk_window_are_clipped_not_dropped() -> None:
     spans = spans_in_window([Span("PERSON", 95, 110, 0.9)], 100, 200)
     assert spans == [Span("PERSON", 0, 10, 0.9)]
+
+
+def test_redaction_counts_read_as_words_not_a_dict() -> None:
+    from core.redaction import redaction_counts
+
+    assert redaction_counts({"EMAIL_ADDRESS": 1, "PERSON": 3}) == "PERSON ×3, EMAIL_ADDRESS ×1"
+    assert redaction_counts({}) == redaction_counts(None) == "none"

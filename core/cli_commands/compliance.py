@@ -10,6 +10,7 @@ import click
 
 from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
 from core.cli_commands.audit import audit
+from core.redaction import redaction_counts
 
 
 def _progress(name: str, i: int, n: int) -> None:
@@ -237,7 +238,7 @@ def simulate_cmd(target: str, question: str, as_json: bool, user: str) -> None:
         emit(sim.as_dict(), True)
         return
     for label, res in ((f"as {sim.target} ({sim.target_role})", sim.as_target), (f"as you ({user})", sim.own)):
-        click.echo(f"== {label}: {len(res.citations)} citations, redactions {res.redactions or {}}, withheld {res.withheld}")
+        click.echo(f"== {label}: {len(res.citations)} citations, redactions {redaction_counts(res.redactions)}, withheld {res.withheld}")
         click.echo(res.answer)
         for c in res.citations:
             click.echo(f"  [{c.n}] {c.title} ({c.doc_id})")

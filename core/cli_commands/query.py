@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from core.cli import cli, emit, open_ledger, user_option
+from core.redaction import redaction_counts
 
 
 @cli.command("ask")
@@ -27,5 +28,5 @@ def ask_cmd(question: str, user: str, k: int, answerer: str | None, as_json: boo
     for c in result.citations:
         click.echo(f"  [{c.n}] {c.title} ({c.doc_id}/{c.chunk_id}, score {c.score:.4f}){'' if c.used else '  (not quoted)'}")
     if result.redactions:
-        click.echo("  redacted: " + ", ".join(f"{k}={v}" for k, v in sorted(result.redactions.items())))
+        click.echo("  redacted: " + redaction_counts(result.redactions))
     click.echo(f"  audit record {result.audit_id}")
