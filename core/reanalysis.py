@@ -19,7 +19,7 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from core import pii
-from core.actions import SIMULATE
+from core.actions import POLICY_EDIT
 from core.chunk_store import id_predicate
 from core.compliance_events import Reanalysed
 from core.extract import extract
@@ -30,8 +30,8 @@ from core.policy import Principal
 from core.redaction import spans_in_window
 from core.tables import DocumentRow
 
-# Re-analysis rewrites what every role sees; only policy administrators (compliance) may run it.
-POLICY_ADMIN = SIMULATE.name
+# Re-analysis rewrites what every role sees: it needs the same right as saving a policy (policy.edit).
+POLICY_ADMIN = POLICY_EDIT.name
 Progress = Callable[[str, int, int], None]
 
 
