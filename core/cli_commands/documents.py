@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
 from core.config import REPO_ROOT
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
 
 
 def _progress(message: str, done: int, total: int) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
 
 NOT_CLEAN_EXIT = 6  # the purge ran but its verification found traces: the request stays open
 

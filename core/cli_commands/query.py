@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from core.cli import cli, emit, open_ledger, user_option
+from core.cli_base import cli, emit, open_ledger, user_option
 from core.redaction import redaction_counts
 
 

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from core.cli import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
 from core.errors import RagLedgerError
 
 password_stdin = click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
