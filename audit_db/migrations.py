@@ -126,3 +126,13 @@ def m801_demo_steps(conn: Connection) -> None:
     import core.demo_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "demo_steps")
+
+
+@migration
+def m1301_document_language(conn: Connection) -> None:
+    """The language of each document (issue 13). Documents ingested before keep NULL until re-ingested:
+    guessing a language for them here would need their text, which lives in LanceDB, not in this database."""
+    from sqlalchemy import inspect
+
+    if "language" not in {c["name"] for c in inspect(conn).get_columns("documents")}:
+        conn.execute(text("ALTER TABLE documents ADD COLUMN language VARCHAR(8)"))

@@ -40,6 +40,7 @@ SCHEMA = pa.schema(
         pa.field("content_hash", pa.string()),
         pa.field("pii_spans", pa.string()),
         pa.field("pii_types", pa.list_(pa.string())),
+        pa.field("language", pa.string()),  # the document's (core/languages.py); null in tables made before it
         pa.field("vector", pa.list_(pa.float32(), DIMENSIONS)),
     ]
 )
@@ -134,6 +135,7 @@ class ChunkStore:
         if self._table is None:
             if self.name in self.db.table_names():
                 self._table = self.db.open_table(self.name)
+                _add_missing_columns(self._table)
             else:
                 self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
         return self._table
@@ -286,11 +288,12 @@ class ChunkStore:
         return self.governed_search(vector, text, where, k, fetch=fetch)[0]
 
     def governed_search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None,
-                        unfiltered: int = 0) -> tuple[list[Hit], list[dict[str, Any]]]:
+                        unfiltered: int = 0, language: str | None = None) -> tuple[list[Hit], list[dict[str, Any]]]:
         """The hybrid search of `search`, plus (with `unfiltered` > 0) the `unfiltered` nearest rows by
         vector alone with no access filter, labels only (no text), for counting what access control
         withheld. The three legs run concurrently: one pass over the data per leg, not a second
-        hybrid search."""
+        hybrid search. With `language`, candidates in that language rank before the others (a question
+        in German is answered from the German policy when both versions match)."""
         fetch = fetch or max(k * 3, 10)
         tq = self.text_query(text, where, fetch)
         text_leg = self._legs.submit(_text_rows, tq) if tq is not None else None
@@ -307,7 +310,7 @@ class ChunkStore:
             h = hits.setdefault(row["chunk_id"], Hit(row))
             h.text_score = float(row.pop("_score", 0.0))
             h.fused += 1.0 / (60 + rank)
-        ranked = sorted(hits.values(), key=lambda h: h.fused, reverse=True)
+        ranked = sorted(hits.values(), key=lambda h: (language is not None and h.row.get("language") == language, h.fused), reverse=True)
         return ranked[:k], open_rows
 
 
@@ -321,8 +324,18 @@ def _text_rows(query) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
 
 
 def _fts_terms(text: str) -> str:
-    # The FTS parser treats some punctuation as syntax; keep words only.
-    return " ".join(re.findall(r"[A-Za-z0-9]+", text))
+    # The FTS parser treats some punctuation as syntax; keep words only, in any script ("Kündigungsfrist",
+    # "Müller", "łódź" stay whole; the index folds them to ASCII, so "Muller" finds "Müller" too).
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
+def _add_missing_columns(table) -> None:  # type: ignore[no-untyped-def]
+    """A table made by an older release lacks the columns added since (`language`): add them as nulls,
+    so new rows can be written with the current schema and old rows read as "unknown"."""
+    have = set(table.schema.names)
+    missing = [f for f in SCHEMA if f.name not in have]
+    if missing:
+        table.add_columns(missing)
 
 
 def spans_of(row: dict[str, Any]) -> list[dict]:

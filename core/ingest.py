@@ -27,6 +27,7 @@ from core.events import Denied, DocumentIngested
 from core.extract import SUPPORTED, extract
 from core.guard import require_audited
 from core.ingest_pipeline import BATCH, run_pipeline
+from core.languages import document_language
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii_propagation import propagate_person_spans
@@ -155,6 +156,7 @@ class Prepared:
     chunks: list
     spans: list = field(default_factory=list)
     title_spans: str = "[]"
+    language: str = "en"
 
 
 def _prepare(ledger: Ledger, principal: Principal, source: Source, groups: list[str] | None, classification: str | None,
@@ -170,7 +172,8 @@ def _prepare(ledger: Ledger, principal: Principal, source: Source, groups: list[
     chunks = chunk_text(extracted.text)
     if not chunks:
         raise IngestError(f"{source.name}: no text to index", hint="the document has no sentences")
-    return Prepared(source, extracted.meta, chosen_groups, level, sha, doc_title, extracted.text, chunks)
+    language = document_language(extracted.text, extracted.meta)
+    return Prepared(source, extracted.meta, chosen_groups, level, sha, doc_title, extracted.text, chunks, language=language)
 
 
 def _resolve_existing(ledger: Ledger, principal: Principal, source: Source) -> tuple[Source, DocumentRow | None]:
@@ -288,6 +291,7 @@ def _rows(p: Prepared, existing: DocumentRow | None, vectors: list) -> list[dict
                 "content_hash": hashlib.sha256(chunk.text.encode()).hexdigest(),
                 "pii_spans": json.dumps([s.as_dict() for s in chunk_spans]),
                 "pii_types": sorted({s.entity_type for s in chunk_spans}),
+                "language": p.language,
                 "vector": vector.tolist(),
             }
         )
@@ -301,7 +305,8 @@ def _register_one(ledger: Ledger, principal: Principal, p: Prepared, source: Sou
     summary = dict(Counter(s.entity_type for s in p.spans))
     stored_file = _keep_source(ledger, doc_id, version, source)
     try:
-        _register(ledger, principal, existing, doc_id, source, p.title, p.title_spans, p.groups, p.level, version, p.sha, len(rows), summary, p.meta, stored_file)
+        _register(ledger, principal, existing, doc_id, source, p.title, p.title_spans, p.groups, p.level, version, p.sha, len(rows), summary, p.meta, stored_file,
+                  p.language)
     except Exception:
         stored_file.unlink(missing_ok=True)
         raise
@@ -365,13 +370,14 @@ def _drop_older_sources(ledger: Ledger, doc_id: str, keep: Path) -> None:
 
 
 def _register(ledger: Ledger, principal: Principal, existing: DocumentRow | None, doc_id: str, source: Source, title: str, title_spans: str,
-              groups: list[str], level: str, version: int, sha: str, chunks: int, summary: dict, meta: dict, stored: Path) -> None:
+              groups: list[str], level: str, version: int, sha: str, chunks: int, summary: dict, meta: dict, stored: Path,
+              language: str) -> None:
     values = dict(
         doc_id=doc_id, source_key=source.key, title=title, title_spans=title_spans, owner=str(meta.get("owner") or principal.name),
         ingested_by=principal.name, groups=json.dumps(groups), classification=level, version=version,
         content_sha256=sha, chunk_count=chunks, pii_summary=json.dumps(summary, sort_keys=True),
         meta=json.dumps({k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, list))}, default=str),
-        source_file=str(stored), status="active", updated_at=utcnow(),
+        source_file=str(stored), status="active", updated_at=utcnow(), language=language,
     )
     table = DocumentRow.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:

@@ -22,6 +22,11 @@ _IDENTIFIER = None
 def detect(text: str) -> str:
     if len(text.strip()) < MIN_CHARS:
         return "en"
+    return classify(text)[0]
+
+
+def classify(text: str) -> tuple[str, float]:
+    """(language, normalised probability) of `text`, among LANGUAGES."""
     global _IDENTIFIER
     with _LOCK:
         if _IDENTIFIER is None:
@@ -30,7 +35,8 @@ def detect(text: str) -> str:
             ident = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True)
             ident.set_languages(list(LANGUAGES))
             _IDENTIFIER = ident
-    return str(_IDENTIFIER.classify(text[:5000])[0])
+        language, probability = _IDENTIFIER.classify(text[:5000])
+    return str(language), float(probability)
 
 
 def installed_models() -> dict[str, str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.chunk_store import LABEL_COLUMNS, Hit, access_filter
+from core.languages import question_language
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.policy import Principal
@@ -41,7 +42,7 @@ def _retrieve(ledger: Ledger, principal: Principal, question: str, k: int, vecto
         return Retrieval([])
     where = access_filter(principal.groups, principal.clearance_rank)
     if where:
-        hits, unfiltered = store.governed_search(vector, question, where, k, unfiltered=k)
+        hits, unfiltered = store.governed_search(vector, question, where, k, unfiltered=k, language=question_language(question))
     else:  # default deny: nothing is searched for the principal, only what it would have matched
         hits, unfiltered = [], store.vector_query(vector, None, k, LABEL_COLUMNS).to_list()
     allowed = [h for h in hits if principal.can_see(h.row["groups"], h.row["classification"])]

@@ -65,6 +65,8 @@ class DocumentRow(SQLModel, table=True):
     meta: str = "{}"  # JSON front-matter metadata
     source_file: str | None = None
     status: str = Field(default="active", index=True)
+    # Detected at ingestion (or front matter `language:`); None for documents ingested before m1301.
+    language: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -40,7 +40,7 @@ if docs:
             [
                 {
                     "title": d["title"], "classification": d["classification"], "groups": ", ".join(d["groups"]),
-                    "chunks": d["chunk_count"], "version": d["version"],
+                    "chunks": d["chunk_count"], "version": d["version"], "language": d.get("language") or "unknown",
                     "PII": ", ".join(f"{k} {v}" for k, v in sorted(d["pii_summary"].items())) or "none",
                     "owner": d["owner"], "doc_id": d["doc_id"],
                 }
