@@ -11,7 +11,7 @@ import sys
 import click
 
 from core.cli_base import cli
-from core.cli_commands import audit, compliance, documents, models, purge, query, users  # noqa: F401  (attach their commands)
+from core.cli_commands import audit, compliance, documents, evaluation, models, purge, query, users  # noqa: F401  (attach their commands)
 from core.errors import RagLedgerError
 
 __all__ = ["cli", "main"]

@@ -11,6 +11,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.chart_axes import BAR_WIDTH_MS, count_axis, day_axis
+from core.golden import last_evaluation
 from core.overview import DENSITY_ORDER, Filters, drill, overview, verify_chain
 from core.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
@@ -41,6 +42,13 @@ last = chain["last_verification"]
 m2.metric("Last verification", "never" if not last else ("OK" if last["ok"] else "BROKEN"),
           help=None if not last else f"{last['at']} by {last['verified_by']}: {last['records']} records")
 m3.metric("Chain head", (chain["head_hash"] or "-")[:12])
+evaluation = last_evaluation(ledger)  # `ragledger eval` (docs/evaluation.md)
+if evaluation is None:
+    st.caption("Golden-set evaluation: never run (`ragledger eval`).")
+else:
+    worst = min(evaluation["scores"].items(), key=lambda kv: kv[1]["recall_at_k"], default=(None, None))
+    st.caption(f"Last golden-set evaluation {evaluation['at'][:16].replace('T', ' ')}: {evaluation['questions']} questions, "
+               f"{evaluation['regressions']} regression(s)" + (f"; lowest recall@{evaluation['k']} {worst[1]['recall_at_k']:.2f} ({worst[0]})" if worst[0] else ""))
 
 
 def bar(frame: pd.DataFrame, title: str, empty: str, key: str, by_day: bool = False, **kw) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,200 @@
+"""Golden-set evaluation (issue 13): questions with the document that must answer each and a fact the
+answer must contain, asked as every principal; retrieval recall@k, citation correctness, answer checks
+and leaks per principal, compared with a stored baseline.
+
+The questions are asked through "see as" (core/simulation.py's path: `ask(..., simulated_by=officer)`),
+so each is audited as the officer's simulation, never as a question of the principal, and needs
+`policy.simulate`. A question whose document a principal may not read is a leak check for that
+principal: its document must appear neither among the retrieved passages nor among the citations.
+The run itself is one `evaluation` audit record (figures only), which the Overview shows.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from core.actions import SIMULATE
+from core.ask import ask
+from core.errors import RagLedgerError
+from core.golden_events import EvaluationRun
+from core.guard import require_audited
+from core.ledger import Ledger
+from core.policy import Principal
+from core.retrieval import DEFAULT_K, retrieve
+from core.tables import DocumentRow
+
+METRICS = ("recall_at_k", "citation_correct", "answer_contains")
+TOLERANCE = 0.001  # the run is deterministic (same model, corpus and policy); this only absorbs float noise
+
+
+class GoldenQuestion(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    question: str
+    source: str  # a doc_id, or the end of the ingested file's path ("policies/remote-work.md")
+    answer_contains: str
+
+    @field_validator("question", "source", "answer_contains")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+
+class EvaluationError(RagLedgerError):
+    """The golden set or the baseline cannot be used; or the run regressed (exit code 6)."""
+
+
+class Regression(EvaluationError):
+    exit_code = 6
+
+
+@dataclass
+class PrincipalScore:
+    principal: str
+    readable: int = 0  # questions whose document this principal may read
+    recall_at_k: float = 0.0
+    citation_correct: float = 0.0
+    answer_contains: float = 0.0
+    abstained: int = 0
+    leaks: int = 0  # unreadable documents retrieved or cited (must be 0)
+    misses: list[str] = field(default_factory=list)  # questions it may read whose document was not retrieved
+
+
+@dataclass
+class EvaluationReport:
+    questions: int
+    k: int
+    scores: list[PrincipalScore]
+    regressions: list[str] = field(default_factory=list)
+    audit_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"questions": self.questions, "k": self.k, "scores": [asdict(s) for s in self.scores],
+                "regressions": self.regressions, "audit_id": self.audit_id}
+
+    def baseline(self) -> dict[str, Any]:
+        return {"k": self.k, "questions": self.questions,
+                "scores": {s.principal: {m: getattr(s, m) for m in METRICS} | {"leaks": s.leaks} for s in self.scores}}
+
+
+def load_golden(path: Path) -> list[GoldenQuestion]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise EvaluationError(f"{path}: no such golden set", hint="give a YAML list of {question, source, answer_contains}") from None
+    except yaml.YAMLError as exc:
+        raise EvaluationError(f"{path}: not valid YAML: {exc}", hint="fix the file; nothing was run") from None
+    if not isinstance(raw, list) or not raw:
+        raise EvaluationError(f"{path}: expected a non-empty list of questions", hint="each item: question, source, answer_contains")
+    out = []
+    for n, item in enumerate(raw, start=1):
+        try:
+            out.append(GoldenQuestion.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "item"
+            raise EvaluationError(f"{path}: question {n}: field '{where}': {first['msg']}", hint="fix the file; nothing was run") from None
+    return out
+
+
+def resolve_sources(ledger: Ledger, questions: list[GoldenQuestion]) -> dict[str, DocumentRow]:
+    """Each question's source document (by doc_id or by the end of its file path); a clear error names
+    the sources that match no active document, or more than one."""
+    from sqlalchemy import select
+
+    with ledger.engine.connect() as conn:
+        docs = [DocumentRow.model_validate(dict(r)) for r in conn.execute(
+            select(DocumentRow.__table__).where(DocumentRow.status == "active")).mappings()]  # type: ignore[attr-defined]
+    found, problems = {}, []
+    for q in questions:
+        matches = [d for d in docs if d.doc_id == q.source or d.source_key.endswith("/" + q.source.lstrip("/"))]
+        if len(matches) == 1:
+            found[q.source] = matches[0]
+        else:
+            problems.append(f"{q.source} ({'no document' if not matches else f'{len(matches)} documents'})")
+    if problems:
+        raise EvaluationError(f"the golden set names sources that do not resolve to one document: {', '.join(sorted(set(problems)))}",
+                              hint="ingest them, or name them by doc_id (ragledger documents list)")
+    return found
+
+
+def evaluate(ledger: Ledger, officer: Principal, questions: list[GoldenQuestion], *, principals: list[str] | None = None,
+             k: int = DEFAULT_K, baseline: dict[str, Any] | None = None) -> EvaluationReport:
+    require_audited(ledger, officer, SIMULATE.name, "evaluation")
+    sources = resolve_sources(ledger, questions)
+    scores = [_score(ledger, officer, ledger.policy.principal(name), questions, sources, k) for name in (principals or ledger.policy.principal_names())]
+    report = EvaluationReport(len(questions), k, scores)
+    if baseline is not None:
+        report.regressions = compare(report, baseline)
+    report.audit_id = ledger.audit.append(EvaluationRun(
+        actor=officer.name, actor_role=officer.role, questions=len(questions), k=k, regressions=len(report.regressions),
+        scores=report.baseline()["scores"]))
+    return report
+
+
+def _score(ledger: Ledger, officer: Principal, who: Principal, questions: list[GoldenQuestion], sources: dict[str, DocumentRow],
+           k: int) -> PrincipalScore:
+    score = PrincipalScore(who.name)
+    recalled = cited_right = contains = 0
+    for q in questions:
+        doc = sources[q.source]
+        readable = who.can_see(json.loads(doc.groups), doc.classification)
+        retrieved = {h.row["doc_id"] for h in retrieve(ledger, who, q.question, k).hits}
+        result = ask(ledger, who, q.question, k=k, simulated_by=officer)
+        cited = [c.doc_id for c in result.citations if c.used] or [c.doc_id for c in result.citations]
+        if not readable:
+            score.leaks += int(doc.doc_id in retrieved or doc.doc_id in cited)
+            continue
+        score.readable += 1
+        score.abstained += int(not result.knows)
+        if doc.doc_id in retrieved:
+            recalled += 1
+        else:
+            score.misses.append(q.question)
+        cited_right += int(result.knows and doc.doc_id in cited)
+        contains += int(q.answer_contains.casefold() in result.answer.casefold())
+    if score.readable:
+        score.recall_at_k = round(recalled / score.readable, 4)
+        score.citation_correct = round(cited_right / score.readable, 4)
+        score.answer_contains = round(contains / score.readable, 4)
+    return score
+
+
+def compare(report: EvaluationReport, baseline: dict[str, Any]) -> list[str]:
+    """What got worse than the baseline: any metric of any principal, and any leak at all."""
+    out = []
+    before = baseline.get("scores", {})
+    for s in report.scores:
+        if s.leaks:
+            out.append(f"{s.principal}: {s.leaks} question(s) retrieved or cited a document {s.principal} may not read")
+        old = before.get(s.principal)
+        if old is None:
+            continue
+        for m in METRICS:
+            if getattr(s, m) < float(old.get(m, 0.0)) - TOLERANCE:
+                out.append(f"{s.principal}: {m} {getattr(s, m):.3f} < baseline {float(old[m]):.3f}")
+    return out
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EvaluationError(f"{path}: no such baseline", hint="run once with --save-baseline to store one") from None
+    except json.JSONDecodeError as exc:
+        raise EvaluationError(f"{path}: not a baseline ({exc})", hint="store one with --save-baseline") from None
+    if not isinstance(data, dict) or not isinstance(data.get("scores"), dict):
+        raise EvaluationError(f"{path}: not a baseline (no 'scores')", hint="store one with --save-baseline")
+    return data
+
+
+def last_evaluation(ledger: Ledger) -> dict[str, Any] | None:
+    """The newest evaluation record's time and figures, for the Overview."""
+    rows = ledger.audit.records(kinds=[EvaluationRun.kind], limit=1)
+    return {"at": rows[0]["at"], **rows[0]["payload"]} if rows else None

@@ -1,0 +1,16 @@
+"""The audit event of a golden-set evaluation: figures only (counts and rates per principal)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from core.events import AuditEvent
+
+
+@dataclass
+class EvaluationRun(AuditEvent):
+    kind: ClassVar[str] = "evaluation"
+    questions: int = 0
+    k: int = 0
+    regressions: int = 0
+    scores: dict = field(default_factory=dict)  # principal -> {recall_at_k, citation_correct, answer_contains, leaks}
