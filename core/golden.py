@@ -37,6 +37,9 @@ class GoldenQuestion(BaseModel):
     question: str
     source: str  # a doc_id, or the end of the ingested file's path ("policies/remote-work.md")
     answer_contains: str
+    # Facts an earlier version of the source stated and the current one does not (freshness): an answer
+    # that still contains one, for any principal, is a failure like a leak.
+    stale: list[str] = []
 
     @field_validator("question", "source", "answer_contains")
     @classmethod
@@ -63,6 +66,7 @@ class PrincipalScore:
     answer_contains: float = 0.0
     abstained: int = 0
     leaks: int = 0  # unreadable documents retrieved or cited (must be 0)
+    stale: int = 0  # answers that still state a fact of an older version (must be 0)
     misses: list[str] = field(default_factory=list)  # questions it may read whose document was not retrieved
 
 
@@ -73,14 +77,15 @@ class EvaluationReport:
     scores: list[PrincipalScore]
     regressions: list[str] = field(default_factory=list)
     audit_id: str | None = None
+    sources: dict[str, int] = field(default_factory=dict)  # doc_id -> the version this run asked about
 
     def as_dict(self) -> dict[str, Any]:
         return {"questions": self.questions, "k": self.k, "scores": [asdict(s) for s in self.scores],
-                "regressions": self.regressions, "audit_id": self.audit_id}
+                "regressions": self.regressions, "audit_id": self.audit_id, "sources": self.sources}
 
     def baseline(self) -> dict[str, Any]:
         return {"k": self.k, "questions": self.questions,
-                "scores": {s.principal: {m: getattr(s, m) for m in METRICS} | {"leaks": s.leaks} for s in self.scores}}
+                "scores": {s.principal: {m: getattr(s, m) for m in METRICS} | {"leaks": s.leaks, "stale": s.stale} for s in self.scores}}
 
 
 def load_golden(path: Path) -> list[GoldenQuestion]:
@@ -124,17 +129,29 @@ def resolve_sources(ledger: Ledger, questions: list[GoldenQuestion]) -> dict[str
     return found
 
 
+def changed_since_last_run(ledger: Ledger, questions: list[GoldenQuestion]) -> list[GoldenQuestion]:
+    """Freshness: the questions whose source document has a newer version than the one the last
+    evaluation asked about (or that no evaluation has asked about yet)."""
+    last = last_evaluation(ledger)
+    seen = (last or {}).get("sources", {})
+    sources = resolve_sources(ledger, questions)
+    return [q for q in questions if seen.get(sources[q.source].doc_id) != sources[q.source].version]
+
+
 def evaluate(ledger: Ledger, officer: Principal, questions: list[GoldenQuestion], *, principals: list[str] | None = None,
-             k: int = DEFAULT_K, baseline: dict[str, Any] | None = None) -> EvaluationReport:
+             k: int = DEFAULT_K, baseline: dict[str, Any] | None = None, reason: str = "manual") -> EvaluationReport:
     require_audited(ledger, officer, SIMULATE.name, "evaluation")
+    if not questions:
+        raise EvaluationError("no golden question to ask", hint="with --changed: no source document has a new version since the last run")
     sources = resolve_sources(ledger, questions)
     scores = [_score(ledger, officer, ledger.policy.principal(name), questions, sources, k) for name in (principals or ledger.policy.principal_names())]
-    report = EvaluationReport(len(questions), k, scores)
-    if baseline is not None:
-        report.regressions = compare(report, baseline)
+    report = EvaluationReport(len(questions), k, scores, sources={d.doc_id: d.version for d in sources.values()})
+    report.regressions = compare(report, baseline or {"scores": {}})
+    # Versions seen by earlier runs are kept, so `--changed` after a partial run still knows them.
+    seen = {**(last_evaluation(ledger) or {}).get("sources", {}), **report.sources}
     report.audit_id = ledger.audit.append(EvaluationRun(
         actor=officer.name, actor_role=officer.role, questions=len(questions), k=k, regressions=len(report.regressions),
-        scores=report.baseline()["scores"]))
+        scores=report.baseline()["scores"], sources=seen, reason=reason))
     return report
 
 
@@ -148,6 +165,8 @@ def _score(ledger: Ledger, officer: Principal, who: Principal, questions: list[G
         retrieved = {h.row["doc_id"] for h in retrieve(ledger, who, q.question, k).hits}
         result = ask(ledger, who, q.question, k=k, simulated_by=officer)
         cited = [c.doc_id for c in result.citations if c.used] or [c.doc_id for c in result.citations]
+        shown = " ".join([result.answer, *(c.text for c in result.citations)]).casefold()
+        score.stale += sum(1 for fact in q.stale if fact.casefold() in shown)
         if not readable:
             score.leaks += int(doc.doc_id in retrieved or doc.doc_id in cited)
             continue
@@ -173,6 +192,8 @@ def compare(report: EvaluationReport, baseline: dict[str, Any]) -> list[str]:
     for s in report.scores:
         if s.leaks:
             out.append(f"{s.principal}: {s.leaks} question(s) retrieved or cited a document {s.principal} may not read")
+        if s.stale:
+            out.append(f"{s.principal}: {s.stale} answer(s) still state a fact of an older version of their source")
         old = before.get(s.principal)
         if old is None:
             continue

@@ -13,4 +13,6 @@ class EvaluationRun(AuditEvent):
     questions: int = 0
     k: int = 0
     regressions: int = 0
-    scores: dict = field(default_factory=dict)  # principal -> {recall_at_k, citation_correct, answer_contains, leaks}
+    scores: dict = field(default_factory=dict)  # principal -> {recall_at_k, citation_correct, answer_contains, leaks, stale}
+    sources: dict = field(default_factory=dict)  # doc_id -> version asked about (freshness: `ragledger eval --changed`)
+    reason: str = "manual"

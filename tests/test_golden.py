@@ -102,3 +102,37 @@ def test_a_bad_baseline_says_how_to_make_one(tmp_path) -> None:  # type: ignore[
     with pytest.raises(EvaluationError, match="not a baseline") as err:
         load_baseline(path)
     assert "--save-baseline" in (err.value.hint or "")
+
+
+PARENTAL_V1 = ("Employees receive 16 weeks of paid parental leave. The leave may be split into two blocks. "
+               "Requests go to the HR department four weeks before the leave starts.")
+PARENTAL_V2 = ("Employees receive 20 weeks of paid parental leave. The leave may be split into two blocks. "
+               "Requests go to the HR department four weeks before the leave starts.")
+
+
+def test_freshness_a_new_version_is_re_asked_and_no_answer_keeps_the_old_fact(ledger, write_doc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.golden import GoldenQuestion, changed_since_last_run
+    from core.ingest import Source, ingest
+
+    ops, alice = ledger.policy.principal("ops"), ledger.policy.principal("alice")
+    path = write_doc("parental.md", PARENTAL_V1, title="Parental leave")
+    [v1] = ingest(ledger, ops, [Source.from_path(path)])
+    golden = [GoldenQuestion(question="How many weeks of paid parental leave do employees receive?", source="parental.md",
+                             answer_contains="16 weeks")]
+    first = evaluate(ledger, alice, golden, principals=["carol"])
+    assert first.sources == {v1.doc_id: 1} and first.scores[0].answer_contains == 1.0
+    assert changed_since_last_run(ledger, golden) == []  # nothing new since that run
+
+    path.write_text(path.read_text().replace(PARENTAL_V1, PARENTAL_V2))
+    [v2] = ingest(ledger, ops, [Source.from_path(path)])
+    assert v2.status == "new_version"
+    golden = [golden[0].model_copy(update={"answer_contains": "20 weeks", "stale": ["16 weeks"]})]
+    assert changed_since_last_run(ledger, golden) == golden
+    fresh = evaluate(ledger, alice, golden, principals=["carol", "bob"], reason="changed")
+    assert fresh.regressions == [] and all(s.stale == 0 and s.answer_contains == 1.0 for s in fresh.scores)
+    assert last_evaluation(ledger)["sources"] == {v2.doc_id: 2} and last_evaluation(ledger)["reason"] == "changed"
+
+    # The check can fail: a "stale" fact the current version still states is found in the answer.
+    still = [golden[0].model_copy(update={"stale": ["20 weeks"]})]
+    failed = evaluate(ledger, alice, still, principals=["carol"])
+    assert failed.scores[0].stale == 1 and "still state a fact of an older version" in failed.regressions[0]
