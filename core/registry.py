@@ -325,10 +325,10 @@ def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str
         raise CheckpointError(f"{checkpoint_id}'s files no longer match their sha256", hint="re-register the checkpoint from a good copy")
     table = None
     if stage == "production":
-        if info.kind == "embedder":
+        if info.kind == "embedder" and ledger.active_index().get("embedder_id") != checkpoint_id:
             from core.serving import switch_embedder
 
-            table = switch_embedder(ledger, info, progress)
+            table = switch_embedder(ledger, info, progress)  # (already serving after a fallback: nothing to re-embed)
         current = production(ledger, info.kind)
         if current is not None:
             _set_stage(ledger, current.checkpoint_id, stage="archived")
