@@ -341,6 +341,15 @@ def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str
     return get_checkpoint(ledger, checkpoint_id)
 
 
+def restore_production(ledger: Ledger, actor: tuple[str, str], info: CheckpointInfo, table: str) -> None:
+    """An embedder fallback (core/serving.py) serves `info` again: it served in production before,
+    approved by compliance, so it is the production checkpoint again and the registry says what
+    serves (a later promotion archives it as usual)."""
+    _set_stage(ledger, info.checkpoint_id, stage="production")
+    ledger.audit.append(CheckpointStageChanged(actor=actor[0], actor_role=actor[1], checkpoint_id=info.checkpoint_id,
+                                               from_stage=info.stage, to_stage="production", index_table=table))
+
+
 def _may_flag(ledger: Ledger, principal: Principal, target: str) -> None:
     action = MODELS_APPROVE.name if principal.may(MODELS_APPROVE.name) else MODELS_TRAIN.name
     require_audited(ledger, principal, action, target)

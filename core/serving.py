@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,17 +177,13 @@ def fall_back(ledger: "Ledger", actor: tuple[str, str], progress=None, request_i
         return None
     target = fallback_target(ledger)
     if target is not None:
-        from core.registry import _set_stage
-        from core.registry_events import CheckpointStageChanged
+        from core.registry import restore_production
 
         table = switch_embedder(ledger, target, progress)
-        # It served in production before, approved by compliance: it is the production embedder again,
-        # so the registry says what serves (and a later promotion archives it as usual).
-        _set_stage(ledger, target.checkpoint_id, stage="production")
-        ledger.audit.append(CheckpointStageChanged(actor=actor[0], actor_role=actor[1], checkpoint_id=target.checkpoint_id,
-                                                   from_stage=target.stage, to_stage="production", index_table=table))
+        restore_production(ledger, actor, target, table)
     else:
-        table = reembed(ledger, None, BASE_MODEL_ID, f"chunks_base_{uuid.uuid4().hex[:8]}", progress)
+        # A fixed name: a fallback killed half-way leaves this table behind, and the next try rebuilds it.
+        table = reembed(ledger, None, BASE_MODEL_ID, "chunks_base", progress)
     result = {"from": status["embedder"], "to": target.checkpoint_id if target else BASE_MODEL_ID, "table": table}
     ledger.audit.append(EmbedderFellBack(actor=actor[0], actor_role=actor[1], from_embedder=result["from"], to_embedder=result["to"],
                                          index_table=table, reason=status["flag_reason"] or "", request_id=request_id))

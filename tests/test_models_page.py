@@ -228,3 +228,50 @@ def test_lineage_graph_renders_in_a_real_browser(home, tmp_path) -> None:
             page.screenshot(path=str(artifacts / "browser-models-lineage.png"), full_page=True)
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_training_in_a_real_browser_leaves_the_tab_usable_and_the_page_follows(tmp_path) -> None:
+    """The fragment's polling only runs in a browser: training starts, the tab answers other widgets
+    while it runs, and when it ends the page shows the checkpoint with no bar left behind."""
+    import re
+    from pathlib import Path
+
+    from conftest import skip_or_fail
+    from core.db import dispose_engines
+    from ui_support import CHROMIUM, free_port, launch_chromium, streamlit_server
+
+    if not Path(CHROMIUM).is_file():
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
+    from playwright.sync_api import expect, sync_playwright
+
+    ledger, docs = tidal_home(tmp_path / "home")
+    build_dataset(ledger, ledger.policy.principal("dave"), "pairs", name="grid-pairs", doc_ids=[docs["grid-connection"]])
+    dispose_engines()
+    with streamlit_server(ledger.settings.home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(90_000)
+            page.goto(base)
+            page.get_by_role("textbox", name="User name").fill("dave")
+            page.get_by_role("textbox", name="Password").fill("dave-demo")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("link", name=re.compile("Models")).click()
+            expect(page.get_by_text(re.compile("No checkpoints yet"))).to_be_visible()
+            page.get_by_role("spinbutton", name="Steps").fill("15")
+            page.get_by_role("button", name="Train", exact=True).click()
+            running = page.get_by_text(re.compile("Training an embedder on grid-pairs:"))
+            expect(running).to_be_visible(timeout=30_000)  # the job's status, polled by the fragment
+            # The tab is not blocked: another widget reruns the page while the job trains.
+            box = page.get_by_role("textbox", name="Document id (doc_…)")
+            box.fill(docs["grid-connection"])
+            box.press("Enter")
+            expect(page.get_by_text(re.compile(r"1 dataset versions · 0 checkpoints"))).to_be_visible(timeout=30_000)
+            expect(running).to_be_visible()
+            expect(page.get_by_text(re.compile("registered as a candidate"))).to_be_visible(timeout=400_000)
+            expect(page.get_by_text(re.compile("No checkpoints yet"))).to_have_count(0)
+            expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
+        finally:
+            browser.close()
