@@ -20,6 +20,7 @@ from core.policy import Principal
 from core.question_redaction import redact_question as stored_question
 from core.redaction import Redactor, guard, redact_shown, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
+from core.serving import check_serving
 from core.url_guard import keep_cited_urls
 
 MAX_QUESTION_CHARS = 2000
@@ -75,6 +76,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
     if len(question) > MAX_QUESTION_CHARS:
         raise RagLedgerError(f"the question is {len(question)} characters long", hint=f"keep it under {MAX_QUESTION_CHARS}")
 
+    check_serving(ledger)  # a flagged embedder that policy forbids answers nothing (core/serving.py)
     retrieval = retrieve(ledger, principal, question, k)
     redactor = redactor_for(ledger, principal)
     passages, citations = [], []

@@ -218,6 +218,7 @@ def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, A
             "sql": s["sql_compact"],
         },
         "models_flagged_for_retraining": s["models"]["checkpoints_flagged"],
+        "serving_embedder_fallback": s["models"].get("embedder_fallback"),
         "verification": s["verify"],
         "attempt": journal.get("attempt", 1),
     }

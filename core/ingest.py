@@ -98,6 +98,7 @@ def ingest(
     spaCy's nlp.pipe over the whole batch) while this thread embeds batch i in one encode call and
     writes its chunks in one LanceDB append. Each document is still all-or-nothing."""
     require_audited(ledger, principal, DOCUMENTS_INGEST.name, "ingest")
+    ledger.follow_active_index()  # never write into a table another process's embedder switch dropped
     one_title = title if len(sources) == 1 else None
     results: list[IngestResult] = []
 

@@ -59,17 +59,33 @@ class Ledger:
             return json.loads(path.read_text())
         return {"table": "chunks", "embedder_path": None, "embedder_id": None}
 
+    def follow_active_index(self) -> None:
+        """Drop the cached store and embedder when another process switched the active index (a
+        promotion or an embedder fallback run from the CLI): the app's long-lived Ledger would
+        otherwise search, or ingest into, a table that was dropped. One small file read."""
+        index = self.active_index()
+        if self.__dict__.get("_index_seen") != index:
+            self.forget_index()
+            self.__dict__["_index_seen"] = index
+
+    def forget_index(self) -> None:
+        for cached in ("store", "embedder", "_index_seen"):
+            self.__dict__.pop(cached, None)
+
     @cached_property
     def store(self):  # type: ignore[no-untyped-def]
         from core.chunk_store import ChunkStore
 
-        return ChunkStore(self.settings.lance_dir, table=self.active_index()["table"])
+        index = self.active_index()
+        self.__dict__.setdefault("_index_seen", index)
+        return ChunkStore(self.settings.lance_dir, table=index["table"])
 
     @cached_property
     def embedder(self):  # type: ignore[no-untyped-def]
         from core.embedder import Embedder
 
         index = self.active_index()
+        self.__dict__.setdefault("_index_seen", index)
         return Embedder(index["embedder_path"], index["embedder_id"])
 
     def default_answerer(self) -> str:

@@ -234,7 +234,14 @@ def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journ
     targets = _targets(journal)
     reason = f"trained on data erased by {request['request_id']}"
     flagged = flag_for_erasure(ledger, targets.doc_ids + targets.partial_doc_ids, request["request_id"], reason)
-    return {"checkpoints_flagged": sorted(flagged)}
+    # A flagged production embedder must stop serving at once (unless policy lets flagged models serve):
+    # the corpus, already without the erased chunks, is re-embedded with a clean embedder here, before
+    # verification, so the retrieval check already runs on the index that will serve.
+    from core.registry import SYSTEM_ACTOR
+    from core.serving import fall_back
+
+    fell_back = fall_back(ledger, SYSTEM_ACTOR, request_id=request["request_id"])
+    return {"checkpoints_flagged": sorted(flagged), "embedder_fallback": fell_back}
 
 
 def _sql_compact(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

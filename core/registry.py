@@ -325,10 +325,10 @@ def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str
         raise CheckpointError(f"{checkpoint_id}'s files no longer match their sha256", hint="re-register the checkpoint from a good copy")
     table = None
     if stage == "production":
-        if info.kind == "embedder":
+        if info.kind == "embedder" and ledger.active_index().get("embedder_id") != checkpoint_id:
             from core.serving import switch_embedder
 
-            table = switch_embedder(ledger, info, progress)
+            table = switch_embedder(ledger, info, progress)  # (already serving after a fallback: nothing to re-embed)
         current = production(ledger, info.kind)
         if current is not None:
             _set_stage(ledger, current.checkpoint_id, stage="archived")
@@ -339,6 +339,15 @@ def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str
     ledger.audit.append(CheckpointStageChanged(actor=principal.name, actor_role=principal.role, checkpoint_id=checkpoint_id,
                                                from_stage=info.stage, to_stage=stage, index_table=table))
     return get_checkpoint(ledger, checkpoint_id)
+
+
+def restore_production(ledger: Ledger, actor: tuple[str, str], info: CheckpointInfo, table: str) -> None:
+    """An embedder fallback (core/serving.py) serves `info` again: it served in production before,
+    approved by compliance, so it is the production checkpoint again and the registry says what
+    serves (a later promotion archives it as usual)."""
+    _set_stage(ledger, info.checkpoint_id, stage="production")
+    ledger.audit.append(CheckpointStageChanged(actor=actor[0], actor_role=actor[1], checkpoint_id=info.checkpoint_id,
+                                               from_stage=info.stage, to_stage="production", index_table=table))
 
 
 def _may_flag(ledger: Ledger, principal: Principal, target: str) -> None:

@@ -49,3 +49,16 @@ class CheckpointsFlagged(AuditEvent):
     dataset_ids: list[str] = field(default_factory=list)
     request_id: str | None = None
     reason: str = ""
+
+
+@dataclass
+class EmbedderFellBack(AuditEvent):
+    """The active embedder was flagged and policy forbids it to serve: the corpus was re-embedded with
+    a clean one (the previous embedder that served, or the base model)."""
+
+    kind: ClassVar[str] = "embedder_fallback"
+    from_embedder: str = ""
+    to_embedder: str = ""
+    index_table: str = ""
+    reason: str = ""
+    request_id: str | None = None

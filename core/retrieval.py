@@ -29,6 +29,7 @@ class Retrieval:
 
 
 def retrieve(ledger: Ledger, principal: Principal, question: str, k: int = DEFAULT_K, *, vector: np.ndarray | None = None) -> Retrieval:
+    ledger.follow_active_index()  # another process may have switched the embedder and dropped the old table
     vector = ledger.embedder.embed_query(question) if vector is None else vector
     # Shared lock: a purge's cleanup removes old version files, which must not vanish under a reader.
     with store_lock(ledger.settings.home, exclusive=False):

@@ -1,15 +1,20 @@
 """Models: the registry of fine-tuned checkpoints, their lineage down to source documents, and the
 role-gated workflow: ML engineers build datasets, train and propose; compliance approves promotion
-to production; flagged checkpoints (after an erasure) show why, and can be retrained."""
+to production; flagged checkpoints (after an erasure) show why, what serves instead, and can be
+retrained. Training, retraining and embedder promotion run as background jobs (core/background.py)
+that a fragment polls, so the tab stays usable; every action reruns the page so it shows the new
+state, with its message carried over the rerun."""
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import background
 from core.datasets import build_dataset, list_datasets
 from core.lineage import checkpoint_lineage, document_lineage, lineage_graph
 from core.registry import list_checkpoints, promote, propose, retrain
+from core.serving import embedder_status, fall_back_now, flagged_serving
 from core.training.jobs import train
 from pages.common import page_guard, run_core
 
@@ -21,13 +26,69 @@ may_train, may_approve = principal.may("models.train"), principal.may("models.ap
 COLORS = {"document": "#4C78A8", "dataset": "#F58518", "run": "#54A24B", "checkpoint": "#B279A2", "answers": "#9D755D"}
 
 
-def progress_bar(label: str):  # type: ignore[no-untyped-def]
-    bar = st.progress(0.0, text=label)
+POLL_SECONDS = 2.0
 
-    def report(message: str, done: int, total: int) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=message)
 
-    return report
+def flash(message: str, ok: bool = True) -> None:
+    """Show `message` after the rerun that follows an action (st.success would be lost to it)."""
+    st.session_state["models_flash"] = (ok, message)
+    st.rerun()
+
+
+def start_job(kind: str, target: str, label: str, work) -> None:  # type: ignore[no-untyped-def]
+    job = run_core(lambda: background.start(ledger, principal, kind, target, label, work))
+    if job:
+        st.session_state.setdefault("models_started", []).append(job.job_id)  # a job that ends before the next poll still reports
+        st.rerun()
+
+
+# The work of each background job, with everything it needs bound now (the thread outlives this run).
+def train_work(kind: str, dataset_id: str, steps: int):  # type: ignore[no-untyped-def]
+    def work(report) -> dict:  # type: ignore[no-untyped-def]
+        ckpt = train(ledger, principal, kind, dataset_id, hyper={"max_steps": steps}, progress=report)
+        return {"checkpoint_id": ckpt.checkpoint_id, "message": f"{ckpt.checkpoint_id} registered as a candidate"}
+    return work
+
+
+def retrain_work(checkpoint_id: str):  # type: ignore[no-untyped-def]
+    def work(report) -> dict:  # type: ignore[no-untyped-def]
+        new = retrain(ledger, principal, checkpoint_id, progress=report)
+        return {"checkpoint_id": new.checkpoint_id, "message": f"{new.checkpoint_id} replaces {new.replaces}"}
+    return work
+
+
+def promote_work(checkpoint_id: str, stage: str):  # type: ignore[no-untyped-def]
+    def work(report) -> dict:  # type: ignore[no-untyped-def]
+        done = promote(ledger, principal, checkpoint_id, stage, progress=report)
+        return {"checkpoint_id": checkpoint_id, "message": f"{checkpoint_id} is now {done.stage}"}
+    return work
+
+
+def fallback_work(report) -> dict:  # type: ignore[no-untyped-def]
+    result = fall_back_now(ledger, principal, progress=report)
+    return {"message": f"serving fell back from {result['from']} to {result['to']}" if result else "nothing flagged serves"}
+
+
+def job_panel() -> None:
+    """Running jobs with their progress. When one that was running here ends (started in this tab, in
+    another, or before a refresh), rerun the whole page so the new checkpoint or stage shows, and say
+    how it ended."""
+    jobs = background.list_jobs(ledger, principal)
+    for job in [j for j in jobs if j.running]:
+        st.progress(job.fraction, text=f"{job.label}: {job.message}")
+    seen = set(st.session_state.get("models_running", ())) | set(st.session_state.pop("models_started", ()))
+    st.session_state["models_running"] = {j.job_id for j in jobs if j.running}
+    ended = [j for j in jobs if j.job_id in seen and not j.running]
+    if ended:
+        st.session_state["models_flash"] = (all(j.state == "succeeded" for j in ended), "\n\n".join(
+            f"{j.label}: {j.result.get('message', 'done')}" if j.state == "succeeded" else f"{j.label} {j.state}: {j.error}" for j in ended))
+        st.rerun(scope="app")
+
+
+def show_flash() -> None:
+    ok, message = st.session_state.pop("models_flash", (True, None))
+    if message:
+        (st.success if ok else st.error)(message)
 
 
 def lineage_figure(graph: dict) -> go.Figure:
@@ -52,19 +113,32 @@ def lineage_figure(graph: dict) -> go.Figure:
     return fig
 
 
+show_flash()
+running = any(j.running for j in run_core(lambda: background.list_jobs(ledger, principal)) or [])
+# Poll only while something runs: an idle page costs nothing.
+st.fragment(run_every=POLL_SECONDS if running else None)(job_panel)()
+
+serving = run_core(lambda: embedder_status(ledger))
+if serving:
+    if serving["may_serve"]:
+        st.caption(f"Retrieval embedder: {serving['embedder']}" + (" (flagged; policy lets flagged models serve)" if serving["flagged"] else ""))
+    else:
+        st.error(f"Embedder {serving['embedder']} is flagged: serving falls back to {serving['falls_back_to']} "
+                 "once the index is rebuilt; until then the chat refuses to answer.")
+        if may_approve and st.button(f"Rebuild the index with {serving['falls_back_to']}"):
+            start_job("fallback", "embedder", f"Falling back to {serving['falls_back_to']}", fallback_work)
+
 checkpoints = run_core(lambda: list_checkpoints(ledger, principal)) or []
 flagged = [c for c in checkpoints if c.stage == "flagged"]
 if flagged:
+    instead = run_core(lambda: flagged_serving(ledger)) or {}
     st.error(f"{len(flagged)} checkpoint(s) flagged: retraining required")
-    st.dataframe(pd.DataFrame([{"checkpoint": c.checkpoint_id, "kind": c.kind, "was": c.prior_stage, "reason": c.flag_reason,
-                                "request": c.flag_request_id} for c in flagged]), hide_index=True)
+    st.dataframe(pd.DataFrame([{"checkpoint": c.checkpoint_id, "kind": c.kind, "was": c.prior_stage, "serving": instead.get(c.checkpoint_id, ""),
+                                "reason": c.flag_reason, "request": c.flag_request_id} for c in flagged]), hide_index=True)
     if may_train:
         target = st.selectbox("Retrain a flagged checkpoint", [c.checkpoint_id for c in flagged])
         if st.button("Retrain without erased documents"):
-            report = progress_bar("Rebuilding the dataset…")
-            new = run_core(lambda: retrain(ledger, principal, target, progress=report))
-            if new:
-                st.success(f"{new.checkpoint_id} replaces {new.replaces}")
+            start_job("retrain", target, f"Retraining {target}", retrain_work(target))
 
 st.subheader("Checkpoints")
 if checkpoints:
@@ -83,14 +157,16 @@ if checkpoints:
         st.markdown(current.model_card)
     if may_train and current.stage == "candidate" and not current.proposed_by and st.button("Propose for production"):
         if run_core(lambda: propose(ledger, principal, chosen)):
-            st.success(f"{chosen} proposed; a compliance officer decides")
+            flash(f"{chosen} proposed; a compliance officer decides")
     if may_approve and current.stage in ("candidate", "approved", "archived"):
         stage = st.radio("Move to", ["approved", "production", "archived"], horizontal=True)
         if st.button("Apply stage"):
-            report = progress_bar("Re-embedding the corpus…" if current.kind == "embedder" and stage == "production" else "Updating…")
-            done = run_core(lambda: promote(ledger, principal, chosen, stage, progress=report))
-            if done:
-                st.success(f"{chosen} is now {done.stage}")
+            if current.kind == "embedder" and stage == "production":  # re-embeds the whole corpus: minutes
+                start_job("promote", chosen, f"Promoting {chosen} to production", promote_work(chosen, stage))
+            else:
+                done = run_core(lambda: promote(ledger, principal, chosen, stage))
+                if done:
+                    flash(f"{chosen} is now {done.stage}")
 else:
     st.info("No checkpoints yet." + (" Build a dataset and train one below." if may_train else ""))
 
@@ -101,10 +177,15 @@ if may_train:
         name = st.text_input("Name", "")
         groups = st.multiselect("Groups", list(principal.groups), default=list(principal.groups))
         if st.form_submit_button("Build dataset"):
-            report = progress_bar("Reading governed chunks…")
+            slot = st.empty()  # seconds, so in the page; the bar goes once the dataset is stored
+
+            def report(message: str, done: int, total: int) -> None:
+                slot.progress(min(done / max(total, 1), 1.0), text=message)
+
             ds = run_core(lambda: build_dataset(ledger, principal, kind, name=name or None, groups=groups or None, progress=report))
+            slot.empty()
             if ds:
-                st.success(f"{ds.dataset_id}: {ds.rows} rows from {ds.docs} documents (redaction '{ds.redaction_profile}')")
+                flash(f"{ds.dataset_id}: {ds.rows} rows from {ds.docs} documents (redaction '{ds.redaction_profile}')")
     datasets = run_core(lambda: list_datasets(ledger, principal)) or []
     usable = [d for d in datasets if not d.flag_reason and d.source == "built"]
     if usable:
@@ -114,11 +195,9 @@ if may_train:
             steps = st.number_input("Steps", min_value=1, max_value=500, value=20)
             if st.form_submit_button("Train"):
                 ds = next(d for d in usable if d.dataset_id == ds_id)
-                report = progress_bar("Preparing…")
-                ckpt = run_core(lambda: train(ledger, principal, "embedder" if ds.kind == "pairs" else "generator", ds_id,
-                                              hyper={"max_steps": int(steps)}, progress=report))
-                if ckpt:
-                    st.success(f"{ckpt.checkpoint_id} registered as a candidate")
+                model = "embedder" if ds.kind == "pairs" else "generator"
+                start_job("train", ds_id, f"Training a{'n' if model == 'embedder' else ''} {model} on {ds.name}",
+                          train_work(model, ds_id, int(steps)))
 
 st.subheader("Lineage of a document")
 doc_id = st.text_input("Document id (doc_…)", "")

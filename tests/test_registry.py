@@ -253,3 +253,26 @@ def test_cli_models_and_datasets_json(tidal, tmp_path, monkeypatch) -> None:
     assert flagged == {"flagged": [ckpt]}
     denied = runner.invoke(cli, ["models", "promote", ckpt, "--user", "dave"])
     assert isinstance(denied.exception, AccessDenied)
+
+
+def test_cli_models_fallback_rebuilds_the_index_of_a_flagged_embedder(tidal, tmp_path, monkeypatch) -> None:
+    from core.cli import cli
+    from core.cli_commands import models  # noqa: F401  (attaches the commands)
+    from core.embedder import BASE_MODEL_ID
+
+    ledger, docs = tidal
+    monkeypatch.setenv("RAGLEDGER_HOME", str(ledger.settings.home))
+    monkeypatch.setenv("RAGLEDGER_DATABASE_URL", ledger.settings.database_url)
+    dave, alice = ledger.policy.principal("dave"), ledger.policy.principal("alice")
+    ckpt = _external(ledger, tmp_path, "cluster", dataset_id=build_dataset(ledger, dave, "pairs", doc_ids=[docs["grid-connection"]]).dataset_id)
+    promote(ledger, alice, ckpt.checkpoint_id, "production")
+    runner = CliRunner()
+    idle = json.loads(runner.invoke(cli, ["models", "fallback", "--json", "--user", "alice"]).output)
+    assert idle["fallback"] is None and idle["embedder"] == ckpt.checkpoint_id and idle["may_serve"]
+    flag(ledger, dave, ckpt.checkpoint_id, "bad holdout eval")
+    denied = runner.invoke(cli, ["models", "fallback", "--user", "dave"])
+    assert isinstance(denied.exception, AccessDenied)
+    done = runner.invoke(cli, ["models", "fallback", "--user", "alice"])
+    assert done.exit_code == 0, done.output
+    assert f"serving fell back from {ckpt.checkpoint_id} to {BASE_MODEL_ID}" in done.output and "re-embedded" in done.output
+    assert ledger.active_index()["embedder_id"] == BASE_MODEL_ID and ledger.active_index()["served_before"] == [ckpt.checkpoint_id]

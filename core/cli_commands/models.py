@@ -199,6 +199,23 @@ def models_flag(checkpoint_id: str | None, doc_ids: tuple[str, ...], reason: str
     emit({"flagged": ids}, as_json, "\n".join(f"flagged {i}" for i in ids) or "no checkpoint is downstream of those documents")
 
 
+@models.command("fallback")
+@click.option("--json", "as_json", is_flag=True)
+@user_option(DEFAULT_CLI_USER)
+def models_fallback(as_json: bool, user: str) -> None:
+    """Stop a flagged embedder serving: re-embed with the previous clean one or the base model (compliance)."""
+    from core.serving import embedder_status, fall_back_now
+
+    ledger = open_ledger()
+    result = fall_back_now(ledger, ledger.policy.principal(user), progress=None if as_json else _progress)
+    if result is None:
+        status = embedder_status(ledger)
+        why = "it is not flagged" if not status["flagged"] else "policy lets flagged models serve"
+        emit({"fallback": None, **status}, as_json, f"nothing to do: {status['embedder']} may serve ({why})")
+        return
+    emit({"fallback": result}, as_json, f"serving fell back from {result['from']} to {result['to']} (index {result['table']})")
+
+
 @models.command("retrain")
 @click.argument("checkpoint_id")
 @click.option("--json", "as_json", is_flag=True)
