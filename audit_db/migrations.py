@@ -126,3 +126,11 @@ def m801_demo_steps(conn: Connection) -> None:
     import core.demo_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "demo_steps")
+
+
+@migration
+def m402_browser_sessions(conn: Connection) -> None:
+    """Browser sessions behind the session cookie, so a refresh keeps the sign-in (issue 15)."""
+    import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "browser_sessions")
