@@ -167,13 +167,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(home: Path, port: int, *, log: Path | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1:port with RAGLEDGER_HOME=home; yields the base URL once
+    """`streamlit run serve.py` (app.py, as `make run` serves it) on 127.0.0.1:port with RAGLEDGER_HOME=home; yields the base URL once
     /_stcore/health answers, and stops the server afterwards (its output goes to `log`)."""
     log = log or home / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if k != "RAGLEDGER_DATABASE_URL"}
     env.update(home_env(home), PYTHONUNBUFFERED="1")
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]
