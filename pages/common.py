@@ -226,6 +226,9 @@ def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
         require_audited(ledger, principal, action, f"page:{target}")
     except RagLedgerError as exc:
         st.error(f"Access denied: {exc}")
+        offered = menu(principal)
+        if offered:  # reached by URL: a way back (a role with one page has no menu to go back with)
+            st.page_link(offered[0].path, label=f"Go to {offered[0].title}", icon=offered[0].icon)
         st.stop()
     return ledger, principal
 

@@ -82,9 +82,11 @@ def test_deep_link_refresh_sign_out_and_a_denied_page(demo_home, tmp_path) -> No
             expect(page.get_by_text(re.compile("Access denied"))).to_be_visible()
             expect(page.get_by_text(VERIFIES)).to_have_count(0)
             expect(page.get_by_role("link", name=re.compile("Audit trail"))).to_have_count(0)
-            # (carol's menu is the chat alone, which Streamlit shows as no menu at all)
+            # carol's menu is the chat alone, which Streamlit shows as no menu: the page links back to it
             settle(page)
             page.screenshot(path=str(ARTIFACTS / "browser-access-denied-carol.png"), full_page=True)
+            page.get_by_role("link", name=re.compile("Go to Chat")).click()
+            expect(page.get_by_role("heading", name="Ask the documents")).to_be_visible()
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser-session-failure.png"), full_page=True)
             print((tmp_path / "streamlit.log").read_text()[-4000:] if (tmp_path / "streamlit.log").exists() else "")
