@@ -35,6 +35,7 @@ from ui_support import (
 CHAT, AUDIT, DOCS = "pages/chat.py", "pages/audit_trail.py", "pages/documents.py"
 TITLES = {CHAT: "Ask the documents", AUDIT: "Audit trail", DOCS: "Documents"}
 TARGETS = {CHAT: "page:chat", AUDIT: "page:audit", DOCS: "page:documents"}
+ACTIONS = {CHAT: "ask", AUDIT: "audit.read", DOCS: "documents.read"}
 # What roles.yaml grants today, written out so a policy change that opens a page shows up here.
 MENU = {
     "alice": [CHAT, AUDIT, DOCS],
@@ -151,6 +152,10 @@ def test_page_opens_only_for_roles_holding_its_action(home, user, page):
         assert any(d["payload"]["target"] == TARGETS[page] for d in audit_records(home, kinds=["denial"], actor=user))
         assert page not in navigation(at)
         home_denials = len(audit_records(home, kinds=["denial"], actor=user))
+        from core.overview import Filters, overview
+
+        counted = overview(make_ledger(home), principal("alice"), Filters(role=principal(user).role))["denials"]
+        assert counted.get(ACTIONS[page], 0) >= 1, "the Overview's Denials chart counts the refused page"
 
     # The page file alone (as if reached by URL around the menu): its own guard decides, and audits.
     direct = page_as(page, home, user).run()
