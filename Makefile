@@ -33,7 +33,7 @@ demo: install
 	$(BIN)/ragledger demo load
 
 run: demo
-	$(BIN)/streamlit run app.py --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run serve.py --server.headless true --browser.gatherUsageStats false
 
 # Debian's chromium for the real-browser test (playwright's own browser download cannot work here).
 browser:

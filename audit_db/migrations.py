@@ -136,3 +136,11 @@ def m1301_document_language(conn: Connection) -> None:
 
     if "language" not in {c["name"] for c in inspect(conn).get_columns("documents")}:
         conn.execute(text("ALTER TABLE documents ADD COLUMN language VARCHAR(8)"))
+
+
+@migration
+def m402_browser_sessions(conn: Connection) -> None:
+    """Browser sessions behind the session cookie, so a refresh keeps the sign-in (issue 15)."""
+    import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+
+    _create(conn, "browser_sessions")

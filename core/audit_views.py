@@ -1,9 +1,11 @@
 """What the audit trail shows to those allowed to read it (compliance), with every read checked."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from core.actions import AUDIT_READ
+from core.compliance_tables import ChainVerification
 from core.documents import titles_for
 from core.guard import require_audited
 from core.ledger import Ledger
@@ -45,9 +47,24 @@ def inclusion_proof(ledger: Ledger, principal: Principal, record_id: str, fresh:
     return prove(ledger, record_id, fresh=fresh)
 
 
+def record_verification(ledger: Ledger, principal: Principal, *, ok: bool, records: int, head_hash: str,
+                        reason: str | None) -> str:
+    """Keep a verification's outcome where the Overview's "Last verification" reads it (whichever
+    page or command ran it); returns its time."""
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with ledger.engine.begin() as conn:
+        conn.execute(ChainVerification.__table__.insert().values(  # type: ignore[attr-defined]
+            at=at, ok=ok, records=records, head_hash=head_hash, verified_by=principal.name, reason=reason))
+    return at
+
+
 def log_status(ledger: Ledger, principal: Principal) -> dict[str, Any]:
-    """The log against every checkpoint this ledger can find (journal, witnesses, its own copies)."""
+    """The log against every checkpoint this ledger can find (journal, witnesses, its own copies);
+    the outcome is recorded as the latest verification."""
     from core.log_verify import verify_ledger
 
     require_audited(ledger, principal, AUDIT_READ.name, "audit.verify")
-    return verify_ledger(ledger).as_dict()
+    status = verify_ledger(ledger).as_dict()
+    status["at"] = record_verification(ledger, principal, ok=status["ok"], records=status["records"],
+                                       head_hash=status["head_hash"], reason=status["reason"])
+    return status

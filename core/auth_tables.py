@@ -19,3 +19,17 @@ class SignInThrottle(SQLModel, table=True):
     window_start: float = 0.0
     last_failure: float = 0.0
     locked_until: float | None = None  # accounts only
+
+
+class BrowserSession(SQLModel, table=True):
+    """A signed-in browser session (core/browser_sessions.py). `digest` is the HMAC of the cookie's
+    token, never the token itself. Times are seconds since the epoch (UTC)."""
+
+    __tablename__ = "browser_sessions"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    principal: str = Field(index=True, max_length=200)
+    started_at: float
+    last_activity: float
+    ended_at: float | None = None
+    end_reason: str | None = Field(default=None, max_length=32)  # user | idle_timeout | absolute_timeout | account_disabled

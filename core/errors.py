@@ -67,6 +67,14 @@ class StoreError(RagLedgerError):
     """A store (LanceDB, the SQL database) could not complete an operation."""
 
 
+class SessionEnded(AuthError):
+    """A session cookie that no longer holds (signed out, timed out, account disabled); `reason` says which."""
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
 class SignInThrottled(AuthError):
     """A sign-in attempt refused before its password was checked (locked account or backoff);
     `retry_at` (seconds since the epoch) says when the next attempt may come."""

@@ -188,10 +188,9 @@ def drill(ledger: Ledger, principal: Principal, chart: str, key: str | None, fil
 
 def verify_chain(ledger: Ledger, principal: Principal) -> dict[str, Any]:
     """Run a full verification and keep its outcome as the overview's 'last verification'."""
+    from core.audit_views import record_verification
+
     require_audited(ledger, principal, AUDIT_READ.name, "audit.verify")
     result = ledger.audit.verify()
-    row = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "ok": result.ok, "records": result.records,
-           "head_hash": result.head_hash, "verified_by": principal.name, "reason": result.reason}
-    with ledger.engine.begin() as conn:
-        conn.execute(ChainVerification.__table__.insert().values(**row))  # type: ignore[attr-defined]
-    return {**result.as_dict(), "at": row["at"]}
+    at = record_verification(ledger, principal, ok=result.ok, records=result.records, head_hash=result.head_hash, reason=result.reason)
+    return {**result.as_dict(), "at": at}

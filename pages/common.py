@@ -69,13 +69,21 @@ def start_problem() -> str | None:
     return None
 
 
-def _begin_session(principal: Principal) -> None:
+def menu(principal: Principal) -> list[PageSpec]:
+    """The pages the menu lists for a principal (the others stay reachable by URL, to be refused)."""
+    return [p for p in PAGES if principal.may(p.action)]
+
+
+def _begin_session(principal: Principal, token: str | None = None) -> None:
     now = time.time()
     st.session_state.update(principal=principal, session_started_at=now, session_last_activity=now)
+    if token:
+        st.session_state["session_token"] = token
 
 
 def _session_ended(principal: Principal) -> bool:
-    """The page hook of core.sessions: end (and audit) a session past its idle or absolute timeout."""
+    """The page hook of core.sessions for a session without a cookie row (OIDC): end (and audit) it
+    past its idle or absolute timeout."""
     from core.sessions import expiry_message, session_expiry
     from core.sign_in import record_sign_out
 
@@ -100,8 +108,36 @@ def _end_session() -> None:
         st.logout()
 
 
+def _resumed(token: str) -> Principal | None:
+    """The principal of a session token (this tab's, or the cookie a refresh sent), checked against
+    its row on every run, so a sign-out in another tab or a timeout ends it here too."""
+    from core.browser_sessions import resume
+    from core.errors import SessionEnded
+
+    try:
+        session = resume(get_ledger(), token)
+    except SessionEnded as exc:
+        _end_session()
+        st.session_state["ended_token"] = token  # the stale cookie this tab still sends: not asked again
+        if exc.reason not in ("user", "unknown"):  # a timeout or a disabled account: say so once
+            st.session_state["sign_in_notice"] = str(exc)
+        return None
+    st.session_state.update(principal=session.principal, session_token=token, session_started_at=session.started_at,
+                            session_last_activity=session.last_activity)
+    return session.principal
+
+
 def current_principal() -> Principal | None:
-    """The principal of this browser session: a local sign-in, or OIDC claims mapped by policy."""
+    """The principal of this browser session: a local sign-in (this tab's, or resumed from the session
+    cookie after a refresh, a bookmark or a new tab), or OIDC claims mapped by policy."""
+    from pages.session_cookie import presented_token
+
+    token = st.session_state.get("session_token")
+    if token is None and "principal" not in st.session_state:
+        cookie = presented_token()
+        token = cookie if cookie != st.session_state.get("ended_token") else None
+    if token:
+        return _resumed(token)
     if "principal" in st.session_state:
         principal = st.session_state["principal"]
         return None if _session_ended(principal) else principal
@@ -114,6 +150,15 @@ def current_principal() -> Principal | None:
     except (AttributeError, KeyError, RagLedgerError):
         return None
     return None
+
+
+def sync_cookie() -> None:
+    """Write (or clear) the browser's session cookie to match this run; app.py calls it once per run."""
+    from core.browser_sessions import cookie_max_age
+    from pages.session_cookie import write_cookie
+
+    token = st.session_state.get("session_token")
+    write_cookie(token, cookie_max_age(get_ledger()) if token else 0)
 
 
 def oidc_configured() -> bool:
@@ -139,22 +184,32 @@ def sign_in_form() -> None:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
+        from core.browser_sessions import open_session
+
+        ledger = get_ledger()
         try:  # throttled and audited in core (core/sign_in.py)
-            principal = sign_in(get_ledger(), name.strip(), password, address=getattr(st.context, "ip_address", None))
+            principal = sign_in(ledger, name.strip(), password, address=getattr(st.context, "ip_address", None))
         except RagLedgerError as exc:
             st.error(str(exc))
             return
-        _begin_session(principal)
-        st.rerun()
+        _begin_session(principal, open_session(ledger, principal))
+        st.rerun()  # the same URL again: a deep link lands on the page it named
 
 
 def sign_out() -> None:
     from core.sign_in import record_sign_out
 
+    from core.browser_sessions import close_session
+
     principal = st.session_state.get("principal")
+    token = st.session_state.get("session_token")
+    if token:
+        close_session(get_ledger(), token)  # the cookie stops working at once, in every tab
     if principal is not None:
         record_sign_out(get_ledger(), principal, "user", started_at=st.session_state.get("session_started_at"))
     _end_session()
+    if token:
+        st.session_state["ended_token"] = token
 
 
 def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
@@ -162,17 +217,18 @@ def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
     from core.guard import require_audited
 
     principal = current_principal()
-    if principal is None:
-        notice = st.session_state.pop("sign_in_notice", None)  # a timeout just ended the session
-        if notice:
-            st.info(notice)
+    if principal is None:  # a deep link or bookmark before sign-in: sign in here, then this page runs
         st.warning("Please sign in first.")
+        sign_in_form()
         st.stop()
     ledger = get_ledger()
     try:
         require_audited(ledger, principal, action, f"page:{target}")
     except RagLedgerError as exc:
         st.error(f"Access denied: {exc}")
+        offered = menu(principal)
+        if offered:  # reached by URL: a way back (a role with one page has no menu to go back with)
+            st.page_link(offered[0].path, label=f"Go to {offered[0].title}", icon=offered[0].icon)
         st.stop()
     return ledger, principal
 

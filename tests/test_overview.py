@@ -146,6 +146,17 @@ def test_verification_is_recorded_and_others_are_denied(ledger) -> None:  # type
     assert ledger.audit.records(kinds=["denial"], actor="carol", limit=1)[0]["payload"]["target"] == "overview"
 
 
+def test_the_audit_trail_pages_verification_is_the_overviews_last_one(ledger) -> None:  # type: ignore[no-untyped-def]
+    from core.audit_views import log_status
+
+    alice = ledger.policy.principal("alice")
+    _seed(ledger)
+    status = log_status(ledger, alice)  # what the Audit trail page runs on every load
+    last = overview(ledger, alice)["chain"]["last_verification"]
+    assert last is not None, "the Overview would still say 'never'"
+    assert last["ok"] == status["ok"] is True and last["at"] == status["at"] and last["records"] == status["records"]
+
+
 def test_erasure_deadlines_and_models_by_stage(any_ledger) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import MetaData, Table, inspect
 

@@ -35,6 +35,7 @@ from ui_support import (
 CHAT, AUDIT, DOCS = "pages/chat.py", "pages/audit_trail.py", "pages/documents.py"
 TITLES = {CHAT: "Ask the documents", AUDIT: "Audit trail", DOCS: "Documents"}
 TARGETS = {CHAT: "page:chat", AUDIT: "page:audit", DOCS: "page:documents"}
+ACTIONS = {CHAT: "ask", AUDIT: "audit.read", DOCS: "documents.read"}
 # What roles.yaml grants today, written out so a policy change that opens a page shows up here.
 MENU = {
     "alice": [CHAT, AUDIT, DOCS],
@@ -123,6 +124,15 @@ def test_a_page_run_without_sign_in_asks_to_sign_in_and_shows_nothing(home):
         assert TITLES[page] not in texts(at)
 
 
+def test_a_deep_link_before_sign_in_shows_the_form_and_then_its_page(home):
+    at = app_test(home)
+    at.switch_page(AUDIT).run()  # the URL /audit, before anyone signed in
+    assert [w.value for w in at.warning] == ["Please sign in first."] and TITLES[AUDIT] not in texts(at)
+    sign_in(at, "alice")
+    assert signed_in_as(at) == "alice" and not errors(at)
+    assert TITLES[AUDIT] in texts(at) and TITLES[CHAT] not in texts(at), "the page the link named, not the first of the menu"
+
+
 # --- every page x every role --------------------------------------------------------------------
 
 CASES = [(user, page) for user in DEMO_USERS for page in (CHAT, AUDIT, DOCS)]
@@ -132,16 +142,20 @@ CASES = [(user, page) for user in DEMO_USERS for page in (CHAT, AUDIT, DOCS)]
 def test_page_opens_only_for_roles_holding_its_action(home, user, page):
     at = sign_in(app_test(home), user)
     allowed = page in MENU[user]
-    try:
-        at.switch_page(page).run()
-        reached = True
-    except ValueError:  # AppTest's refusal: the page is not in this principal's navigation
-        reached = False
+    # Every page is registered (hidden when the role lacks it), so its URL reaches the page's guard.
+    at.switch_page(page).run()
     if allowed:
-        assert reached and not errors(at), errors(at)
+        assert not errors(at), errors(at)
         assert TITLES[page] in texts(at)
-    elif reached:  # offered by navigation after all: the page's own guard must refuse it
+    else:  # not in the menu, but its URL answers "Access denied", audited as a denial
         assert any(e.startswith("Access denied") for e in errors(at)) and TITLES[page] not in texts(at)
+        assert any(d["payload"]["target"] == TARGETS[page] for d in audit_records(home, kinds=["denial"], actor=user))
+        assert page not in navigation(at)
+        home_denials = len(audit_records(home, kinds=["denial"], actor=user))
+        from core.overview import Filters, overview
+
+        counted = overview(make_ledger(home), principal("alice"), Filters(role=principal(user).role))["denials"]
+        assert counted.get(ACTIONS[page], 0) >= 1, "the Overview's Denials chart counts the refused page"
 
     # The page file alone (as if reached by URL around the menu): its own guard decides, and audits.
     direct = page_as(page, home, user).run()
@@ -151,7 +165,7 @@ def test_page_opens_only_for_roles_holding_its_action(home, user, page):
         assert TITLES[page] not in texts(direct)
         assert [e for e in errors(direct) if e.startswith("Access denied")], errors(direct)
         denials = audit_records(home, kinds=["denial"], actor=user)
-        assert any(d["payload"]["target"] == TARGETS[page] for d in denials)
+        assert any(d["payload"]["target"] == TARGETS[page] for d in denials) and len(denials) > home_denials
 
 
 # --- chat ---------------------------------------------------------------------------------------

@@ -126,16 +126,11 @@ def expected_pages(user: str) -> list[str]:
 
 
 def navigation(at: AppTest) -> list[str]:
-    """The page files the current navigation offers (AppTest raises ValueError for the others).
+    """The page files the sidebar menu lists (app.py keeps them in session state as it builds the
+    navigation). Every other page is registered too, hidden, so that its URL reaches its own guard.
 
-    Probing leaves the app pointed at the first page offered; call `run()` to render it."""
-    offered = []
-    for spec in PAGES:
-        try:
-            at.switch_page(spec.path)
-        except ValueError:
-            continue
-        offered.append(spec.path)
+    Leaves the app pointed at the first page offered; call `run()` to render it."""
+    offered = list(at.session_state["menu"]) if "menu" in at.session_state else []
     if offered:
         at.switch_page(offered[0])
     return offered
@@ -172,13 +167,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(home: Path, port: int, *, log: Path | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1:port with RAGLEDGER_HOME=home; yields the base URL once
+    """`streamlit run serve.py` (app.py, as `make run` serves it) on 127.0.0.1:port with RAGLEDGER_HOME=home; yields the base URL once
     /_stcore/health answers, and stops the server afterwards (its output goes to `log`)."""
     log = log or home / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if k != "RAGLEDGER_DATABASE_URL"}
     env.update(home_env(home), PYTHONUNBUFFERED="1")
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]
