@@ -136,3 +136,12 @@ def m1301_document_language(conn: Connection) -> None:
 
     if "language" not in {c["name"] for c in inspect(conn).get_columns("documents")}:
         conn.execute(text("ALTER TABLE documents ADD COLUMN language VARCHAR(8)"))
+
+
+@migration
+def m1501_asked_about(conn: Connection) -> None:
+    """Who asked about whom (issue 15): blind index of the subjects questions named, and the records
+    naming each. Records written before this have no subjects (their questions were stored redacted)."""
+    import core.asked_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    _create(conn, "asked_subjects", "asked_records")

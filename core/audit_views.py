@@ -4,15 +4,42 @@ from __future__ import annotations
 from typing import Any
 
 from core.actions import AUDIT_READ
+from core.asked_about import keys_for, records_naming, subject_ids
+from core.errors import RagLedgerError
+from core.events import AuditSearched
 from core.documents import titles_for
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
 
 
-def list_trail(ledger: Ledger, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
+def list_trail(ledger: Ledger, principal: Principal, about: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """The trail, newest first. With `about` (a name, an e-mail or an id), only the records whose
+    question named that data subject; that search is itself audited, the name sealed under the
+    subject's key (core/asked_about.py)."""
     require_audited(ledger, principal, AUDIT_READ.name, "audit")
-    return ledger.audit.records(**filters)
+    if not (about or "").strip():
+        return ledger.audit.records(**filters)
+    ids = subjects_searched(ledger, about)
+    rows = ledger.audit.records(record_ids=records_naming(ids), **filters) if ids else []
+    record_search(ledger, principal, about, filters, len(rows))
+    return rows
+
+
+def subjects_searched(ledger: Ledger, about: str | None) -> list[str]:
+    """The subject ids a typed name stands for (none once a purge forgot that subject)."""
+    about = (about or "").strip()
+    keys = keys_for(about)
+    if len(about) < 3 or not keys:
+        raise RagLedgerError(f"{about!r} is too short to search for", hint="type a full name, an e-mail address or an id")
+    with ledger.engine.connect() as conn:
+        return subject_ids(conn, keys, create=False)
+
+
+def record_search(ledger: Ledger, principal: Principal, about: str, filters: dict[str, Any], results: int) -> str:
+    shown = {k: v for k, v in filters.items() if k in ("kinds", "actor", "since", "until") and v}
+    return ledger.audit.append(AuditSearched(actor=principal.name, actor_role=principal.role, filters=shown, results=results,
+                                             about=about.strip()))
 
 
 def record_detail(ledger: Ledger, principal: Principal, record_id: str) -> dict[str, Any] | None:
@@ -32,9 +59,14 @@ def chain_status(ledger: Ledger, principal: Principal) -> dict[str, Any]:
     return ledger.audit.verify().as_dict()
 
 
-def export_trail(ledger: Ledger, principal: Principal, fmt: str) -> str:
-    require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
-    return ledger.audit.export(fmt)
+def export_trail(ledger: Ledger, principal: Principal, fmt: str, **filters: Any) -> str:
+    """The trail as a file; with filters, what the page lists (see core/exports.py for the manifest)."""
+    if not any(filters.values()):
+        require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
+        return ledger.audit.export(fmt)
+    from core.exports import export_filtered
+
+    return export_filtered(ledger, principal, fmt, filters)[0]
 
 
 def inclusion_proof(ledger: Ledger, principal: Principal, record_id: str, fresh: bool = False) -> dict[str, Any]:
