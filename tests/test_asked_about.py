@@ -118,3 +118,29 @@ def _log_still_proves(ledger, record_id: str) -> None:  # type: ignore[no-untype
     assert result.ok, result.findings
     bundle = prove(ledger, record_id, fresh=True)
     assert verify_bundle(bundle, ledger.audit.checkpointer.vkey())["ok"]
+
+
+def test_the_audit_trail_page_searches_questions_about_a_person_and_exports_them(ledger, write_doc, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ui_support import errors, page_as
+
+    monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
+    ingest(ledger, ledger.policy.principal("ops"), [Source.from_path(write_doc("officer.md", f"The whistleblowing officer is {HELENA}. {PAD}"))])
+    about = ask(ledger, ledger.policy.principal("bob"), "Is Dr. Helena Marchetti the whistleblowing officer?").audit_id
+    ask(ledger, ledger.policy.principal("bob"), "Who reviewed the training calendar?")
+    at = page_as("pages/audit_trail.py", ledger.settings.home, "alice").run()
+    assert not errors(at), errors(at)
+    box = next(w for w in at.text_input if w.label.startswith("Questions about"))
+    box.input("helena marchetti").run()
+    trail = at.dataframe[0].value
+    assert list(trail["record_id"]) == [about] and list(trail["question"]) == ["Is Dr. <PERSON> the whistleblowing officer?"]
+    assert "whose question named that subject" in " ".join(c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Prepare JSONL export").click().run()
+    assert not errors(at), errors(at)
+    exported = [json.loads(line)["record_id"] for line in at.session_state["export_jsonl"].splitlines()]
+    manifest = at.session_state["export_jsonl_manifest"]
+    assert exported == [about] and manifest["complete"] is False and "marchetti" not in json.dumps(manifest).lower()
+    assert {"Download JSONL", "Download JSONL manifest"} <= {b.label for b in at.download_button}
+    # Reruns (the export click) do not repeat the search in the trail: one search, one export.
+    assert [r["kind"] for r in ledger.audit.records(kinds=["audit_search", "audit_export"])] == ["audit_export", "audit_search"]
+    box.input("Al").run()
+    assert any("too short" in e for e in errors(at))
