@@ -69,7 +69,13 @@ class AnswerServed(AuditEvent):
         return [key_ref_for_doc(d) for d in docs] + subjects or [LEDGER_REF]
 
     def _sensitive_fields(self) -> tuple[str, ...]:
-        return ("question", "answer", "asked_about")
+        # A question naming nobody seals exactly what it did before subjects were kept.
+        return ("question", "answer", "asked_about") if self.asked_about else ("question", "answer")
+
+    def payload(self) -> dict[str, Any]:
+        data = super().payload()
+        data.pop("asked_about", None)  # never in clear, even when empty
+        return data
 
 
 @dataclass
