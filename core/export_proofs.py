@@ -92,4 +92,4 @@ def check_filtered(merkle: dict[str, Any], records: list[dict[str, Any]], kept: 
         if idx >= len(leaves) or leaf_hash(canonical_bytes(rec)).hex() != leaves[idx]:
             raise AuditIntegrityError(f"record seq={rec['seq']} is not the leaf at index {idx} of the export's tree",
                                       hint="the export was altered after it was written")
-    return check({**merkle, "first_leaf_index": len(leaves)}, [], kept, key)
+    return check({**merkle, "first_leaf_index": len(leaves)}, [], kept or [], key)

@@ -131,16 +131,37 @@ def test_the_audit_trail_page_searches_questions_about_a_person_and_exports_them
     assert not errors(at), errors(at)
     box = next(w for w in at.text_input if w.label.startswith("Questions about"))
     box.input("helena marchetti").run()
+    assert not errors(at), errors(at)
     trail = at.dataframe[0].value
-    assert list(trail["record_id"]) == [about] and list(trail["question"]) == ["Is Dr. <PERSON> the whistleblowing officer?"]
+    assert list(trail["record_id"]) == [about] and list(trail["question"]) == ["Is Dr. <PROPER_NOUN> the whistleblowing officer?"]
     assert "whose question named that subject" in " ".join(c.value for c in at.caption)
     next(b for b in at.button if b.label == "Prepare JSONL export").click().run()
     assert not errors(at), errors(at)
     exported = [json.loads(line)["record_id"] for line in at.session_state["export_jsonl"].splitlines()]
     manifest = at.session_state["export_jsonl_manifest"]
-    assert exported == [about] and manifest["complete"] is False and "marchetti" not in json.dumps(manifest).lower()
+    # The export is what the filter selects now: the answer and the officer's own search for her.
+    search = ledger.audit.records(kinds=["audit_search"])[0]["record_id"]
+    assert exported == [about, search] and manifest["complete"] is False and "marchetti" not in json.dumps(manifest).lower()
     assert {"Download JSONL", "Download JSONL manifest"} <= {b.label for b in at.download_button}
     # Reruns (the export click) do not repeat the search in the trail: one search, one export.
     assert [r["kind"] for r in ledger.audit.records(kinds=["audit_search", "audit_export"])] == ["audit_export", "audit_search"]
     box.input("Al").run()
     assert any("too short" in e for e in errors(at))
+
+
+def test_retention_removes_the_links_of_the_records_it_removes(ledger) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime, timedelta, timezone
+
+    from core.asked_about import keys_for
+    from core.events import AnswerServed, SignIn
+    from core.retention import run as retention_run
+
+    for _ in range(3):
+        ledger.audit.append(AnswerServed(actor="bob", actor_role="hr_manager", question="Where is <PERSON>?", answer="-",
+                                         asked_about=[{"type": "PERSON", "as_written": HELENA, "keys": keys_for(HELENA)}]))
+    assert len(_found(ledger, HELENA, kinds=["answer"])) == 3
+    ledger.audit.append(SignIn(actor="bob", actor_role="hr_manager"))
+    retention_run(ledger, ledger.policy.principal("ops"), now=datetime.now(timezone.utc) + timedelta(days=3000))
+    with ledger.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM asked_records")).scalar() == 0
+    assert _found(ledger, HELENA, kinds=["answer"]) == set() and ledger.audit.verify().ok
