@@ -59,14 +59,11 @@ def chain_status(ledger: Ledger, principal: Principal) -> dict[str, Any]:
     return ledger.audit.verify().as_dict()
 
 
-def export_trail(ledger: Ledger, principal: Principal, fmt: str, **filters: Any) -> str:
-    """The trail as a file; with filters, what the page lists (see core/exports.py for the manifest)."""
-    if not any(filters.values()):
-        require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
-        return ledger.audit.export(fmt)
-    from core.exports import export_filtered
-
-    return export_filtered(ledger, principal, fmt, filters)[0]
+def export_trail(ledger: Ledger, principal: Principal, fmt: str) -> str:
+    """The whole trail as a file (`ragledger audit export`); a filtered export with its manifest is
+    core.exports.export_filtered (the page, `audit export-bundle`)."""
+    require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
+    return ledger.audit.export(fmt)
 
 
 def inclusion_proof(ledger: Ledger, principal: Principal, record_id: str, fresh: bool = False) -> dict[str, Any]:
