@@ -1,4 +1,4 @@
-"""Tables of "who asked about whom" (core/asked_about.py; created by migration m901).
+"""Tables of "who asked about whom" (core/asked_about.py; created by migration m1501).
 
 Neither table holds a name: `asked_subjects` maps the keyed blind index of a normalised identifier
 to a random subject id (which names that subject's sealing key, `subj:<id>`), and `asked_records`
