@@ -144,3 +144,12 @@ def m402_browser_sessions(conn: Connection) -> None:
     import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "browser_sessions")
+
+
+@migration
+def m1501_asked_about(conn: Connection) -> None:
+    """Who asked about whom (issue 15): blind index of the subjects questions named, and the records
+    naming each. Records written before this have no subjects (their questions were stored redacted)."""
+    import core.asked_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    _create(conn, "asked_subjects", "asked_records")

@@ -110,6 +110,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
             actor_role=actor.role,
             question=asked.text,
             subject_docs=asked.subject_docs,
+            asked_about=asked.subjects,
             answer=answer_text,
             cited=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
                     "content_hash": retrieval.hits[c.n - 1].row["content_hash"], "used": c.used} for c in citations],

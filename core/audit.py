@@ -81,6 +81,24 @@ def record_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(row)).hexdigest()
 
 
+def conditions(*, kinds: list[str] | None = None, actor: str | None = None, since: str | None = None, until: str | None = None,
+               record_ids: Any = None) -> list[Any]:
+    """The trail's filters as SQL conditions, shared by the listing and the export so that an export
+    holds exactly what the page listed. `record_ids` is a list or a subquery of record ids."""
+    out = []
+    if kinds:
+        out.append(AuditRecord.kind.in_(kinds))  # type: ignore[attr-defined]
+    if actor:
+        out.append(AuditRecord.actor == actor)
+    if since:
+        out.append(AuditRecord.at >= since)
+    if until:
+        out.append(AuditRecord.at <= until)
+    if record_ids is not None:
+        out.append(AuditRecord.record_id.in_(record_ids))  # type: ignore[attr-defined]
+    return out
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -102,10 +120,11 @@ class AuditLog:
 
     def append(self, event: AuditEvent) -> str:
         """Seal, chain and store one event; return its record id."""
-        refs = event.key_refs()
         record_id = uuid.uuid4().hex
         with self.engine.begin() as conn:
             write_lock(conn)
+            event.bind(conn)  # under the write lock: a purge cannot destroy a subject key in between
+            refs = event.key_refs()
             sensitive = event.sensitive()
             sealed = seal(sensitive, refs, ensure_keys(conn, refs)) if sensitive is not None else None
             last = conn.execute(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).scalar()  # type: ignore[union-attr]
@@ -172,7 +191,7 @@ class AuditLog:
             prev = rec["hash"]
         return VerifyResult(True, count, prev)
 
-    def _walk(self, batch: int, below_leaf: int | None = None) -> Iterator[dict[str, Any]]:
+    def _walk(self, batch: int, below_leaf: int | None = None, where: list[Any] | None = None) -> Iterator[dict[str, Any]]:
         last_seq = 0
         cols = [AuditRecord.__table__.c[n] for n in ("seq", "hash", *HASHED_FIELDS)]  # type: ignore[attr-defined]
         cols.append(tree_store.LEAVES.c.idx.label("leaf_index"))
@@ -180,7 +199,7 @@ class AuditLog:
             with self.engine.connect() as conn:
                 rows = conn.execute(
                     select(*cols).outerjoin(tree_store.LEAVES, tree_store.LEAVES.c.record_id == AuditRecord.record_id)
-                    .where(AuditRecord.seq > last_seq, *([tree_store.LEAVES.c.idx < below_leaf] if below_leaf is not None else []))
+                    .where(AuditRecord.seq > last_seq, *([tree_store.LEAVES.c.idx < below_leaf] if below_leaf is not None else []), *(where or []))
                     .order_by(AuditRecord.seq).limit(batch)  # type: ignore[arg-type,operator]
                 ).mappings().all()
             if not rows:
@@ -201,19 +220,13 @@ class AuditLog:
         since: str | None = None,
         until: str | None = None,
         record_id: str | None = None,
+        record_ids: Any = None,
         limit: int = 500,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Newest first, with the sealed text opened where its keys still exist ('[erased]' otherwise)."""
         q = select(AuditRecord.__table__).order_by(AuditRecord.seq.desc())  # type: ignore[attr-defined,union-attr]
-        if kinds:
-            q = q.where(AuditRecord.kind.in_(kinds))  # type: ignore[attr-defined]
-        if actor:
-            q = q.where(AuditRecord.actor == actor)
-        if since:
-            q = q.where(AuditRecord.at >= since)
-        if until:
-            q = q.where(AuditRecord.at <= until)
+        q = q.where(*conditions(kinds=kinds, actor=actor, since=since, until=until, record_ids=record_ids))
         if record_id:
             q = q.where(AuditRecord.record_id == record_id)
         with self.engine.connect() as conn:
@@ -232,10 +245,11 @@ class AuditLog:
         row["text"] = text or {}
         return row
 
-    def export(self, fmt: str, below_leaf: int | None = None) -> str:
+    def export(self, fmt: str, below_leaf: int | None = None, where: list[Any] | None = None) -> str:
         """The whole trail as JSONL or CSV, every hashed field included so it verifies offline
-        (with `below_leaf`, only the records of the tree's first `below_leaf` leaves)."""
-        rows = list(self._walk(2000, below_leaf))
+        (with `below_leaf`, only the records of the tree's first `below_leaf` leaves; with `where`,
+        only those matching these conditions, see `conditions`)."""
+        rows = list(self._walk(2000, below_leaf, where))
         if fmt == "jsonl":
             return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
         if fmt == "csv":
@@ -251,5 +265,7 @@ class AuditLog:
 
 from core import tree_store  # noqa: E402  (imports core.merkle and the tree tables only)
 from core.audit_facts import append_hook as _facts_hook  # noqa: E402  (the overview's facts, see FACT_HOOKS)
+from core.asked_about import append_hook as _asked_hook  # noqa: E402  (who asked about whom, see FACT_HOOKS)
 
 FACT_HOOKS.append(_facts_hook)
+FACT_HOOKS.append(_asked_hook)

@@ -5,16 +5,43 @@ from datetime import datetime, timezone
 from typing import Any
 
 from core.actions import AUDIT_READ
+from core.asked_about import keys_for, records_naming, subject_ids
 from core.compliance_tables import ChainVerification
 from core.documents import titles_for
+from core.errors import RagLedgerError
+from core.events import AuditSearched
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
 
 
-def list_trail(ledger: Ledger, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
+def list_trail(ledger: Ledger, principal: Principal, about: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """The trail, newest first. With `about` (a name, an e-mail or an id), only the records whose
+    question named that data subject; that search is itself audited, the name sealed under the
+    subject's key (core/asked_about.py)."""
     require_audited(ledger, principal, AUDIT_READ.name, "audit")
-    return ledger.audit.records(**filters)
+    if not (about or "").strip():
+        return ledger.audit.records(**filters)
+    ids = subjects_searched(ledger, about)
+    rows = ledger.audit.records(record_ids=records_naming(ids), **filters) if ids else []
+    record_search(ledger, principal, about, filters, len(rows))
+    return rows
+
+
+def subjects_searched(ledger: Ledger, about: str | None) -> list[str]:
+    """The subject ids a typed name stands for (none once a purge forgot that subject)."""
+    about = (about or "").strip()
+    keys = keys_for(about)
+    if len(about) < 3 or not keys:
+        raise RagLedgerError(f"{about!r} is too short to search for", hint="type a full name, an e-mail address or an id")
+    with ledger.engine.connect() as conn:
+        return subject_ids(conn, keys, create=False)
+
+
+def record_search(ledger: Ledger, principal: Principal, about: str, filters: dict[str, Any], results: int) -> str:
+    shown = {k: v for k, v in filters.items() if k in ("kinds", "actor", "since", "until") and v}
+    return ledger.audit.append(AuditSearched(actor=principal.name, actor_role=principal.role, filters=shown, results=results,
+                                             about=about.strip()))
 
 
 def record_detail(ledger: Ledger, principal: Principal, record_id: str) -> dict[str, Any] | None:
@@ -35,6 +62,8 @@ def chain_status(ledger: Ledger, principal: Principal) -> dict[str, Any]:
 
 
 def export_trail(ledger: Ledger, principal: Principal, fmt: str) -> str:
+    """The whole trail as a file (`ragledger audit export`); a filtered export with its manifest is
+    core.exports.export_filtered (the page, `audit export-bundle`)."""
     require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
     return ledger.audit.export(fmt)
 

@@ -3,9 +3,9 @@ exports). Payloads hold opaque ids, hashes and counts only."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from core.events import AuditEvent
+from core.events import AuditEvent, AuditSearched
 
 
 @dataclass
@@ -62,3 +62,15 @@ class AuditExported(AuditEvent):
     records: int = 0
     head_hash: str = ""
     sha256: str = ""
+    filters: dict = field(default_factory=dict)  # kinds, actor, dates; `about` is only flagged here
+    about: str = ""  # sealed under the subject's key, like a search (core/events.AuditSearched)
+
+    def bind(self, conn: Any) -> None:
+        if self.about:
+            AuditSearched.bind(self, conn)  # type: ignore[arg-type]
+
+    def key_refs(self) -> list[str]:
+        return AuditSearched.key_refs(self)  # type: ignore[arg-type]
+
+    def _sensitive_fields(self) -> tuple[str, ...]:
+        return ("about",)

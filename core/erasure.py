@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core import asked_about
 from core.actions import PURGE
 from core.erasure_events import ErasureStep
 from core.erasure_tables import ErasureRequest
@@ -157,8 +158,12 @@ def preview(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, 
     if request["status"] == "cancelled":
         raise RagLedgerError(f"request {request_id} was cancelled", hint="record a new request")
     request["excluded"] = []  # the preview shows everything; exclusions are chosen again at confirmation
-    targets, matches, stats = find_targets(ledger, request, subject_of(ledger, request_id))
+    subject = subject_of(ledger, request_id)
+    targets, matches, stats = find_targets(ledger, request, subject)
+    with ledger.engine.connect() as conn:  # records whose question named the subject (core/asked_about.py)
+        asked = asked_about.named(conn, [subject]) if request["kind"] == "subject" and subject else 0
     summary = {**targets.as_dict(), "documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids),
+               "questions_naming_subject": asked,
                "uploaded_files": sum(1 for d in targets.doc_ids + targets.partial_doc_ids if (ledger.settings.uploads_dir / d).exists()),
                "cached_results": 0, "search": stats,
                "matches": [{k: v for k, v in m.as_dict().items() if k not in ("start", "end")} for m in matches]}

@@ -29,6 +29,9 @@ class AuditEvent:
     def key_refs(self) -> list[str]:
         return [LEDGER_REF]
 
+    def bind(self, conn: Any) -> None:
+        """Resolve, inside the append's transaction and write lock, what the key refs depend on."""
+
     def _sensitive_fields(self) -> tuple[str, ...]:
         return ()
 
@@ -47,15 +50,56 @@ class AnswerServed(AuditEvent):
     latency_ms: float = 0.0
     simulated_for: str | None = None  # set when a compliance officer used "see as"
     subject_docs: list[str] = field(default_factory=list)  # documents holding the people the question names
+    # Sealed: the identifiers the question named ({"type", "as_written", "keys"}), core/asked_about.py.
+    asked_about: list[dict] = field(default_factory=list)
+
+    def bind(self, conn: Any) -> None:
+        from core.asked_about import subject_ids
+
+        self._subject_ids = subject_ids(conn, [k for s in self.asked_about for k in s["keys"]], create=True)
 
     def key_refs(self) -> list[str]:
-        # Sealed under the cited documents and those holding the people the question names, so
-        # erasing that person (destroying those keys) makes the stored question unreadable too.
+        # Sealed under the cited documents, those holding the people the question names, and one
+        # key per person named (who may have no document): erasing that person destroys those keys
+        # and makes the stored question unreadable too.
+        from core.asked_about import key_ref
+
         docs = sorted({c["doc_id"] for c in self.cited} | set(self.subject_docs))
-        return [key_ref_for_doc(d) for d in docs] or [LEDGER_REF]
+        subjects = [key_ref(i) for i in getattr(self, "_subject_ids", [])]
+        return [key_ref_for_doc(d) for d in docs] + subjects or [LEDGER_REF]
 
     def _sensitive_fields(self) -> tuple[str, ...]:
-        return ("question", "answer")
+        # A question naming nobody seals exactly what it did before subjects were kept.
+        return ("question", "answer", "asked_about") if self.asked_about else ("question", "answer")
+
+    def payload(self) -> dict[str, Any]:
+        data = super().payload()
+        data.pop("asked_about", None)  # never in clear, even when empty
+        return data
+
+
+@dataclass
+class AuditSearched(AuditEvent):
+    """A search of the trail for the questions about a data subject. The name is sealed under that
+    subject's key, so the search is on record and a purge of the subject erases what was searched."""
+
+    kind: ClassVar[str] = "audit_search"
+    filters: dict[str, Any] = field(default_factory=dict)  # the other filters (kinds, actor, dates), never the name
+    results: int = 0
+    about: str = ""  # sealed
+
+    def bind(self, conn: Any) -> None:
+        from core.asked_about import keys_for, subject_ids
+
+        self._subject_ids = subject_ids(conn, keys_for(self.about), create=True)
+
+    def key_refs(self) -> list[str]:
+        from core.asked_about import key_ref
+
+        return [key_ref(i) for i in getattr(self, "_subject_ids", [])] or [LEDGER_REF]
+
+    def _sensitive_fields(self) -> tuple[str, ...]:
+        return ("about",)
 
 
 @dataclass

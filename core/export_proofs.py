@@ -22,14 +22,17 @@ from core.tree_store import CHECKPOINTS
 MAX_CONSISTENCY_PROOFS = 32  # the most recent earlier checkpoints; an auditor's older one is checked by regrowing
 
 
-def section(ledger: Any, cp: Checkpoint, records: list[dict[str, Any]]) -> dict[str, Any]:
+def section(ledger: Any, cp: Checkpoint, records: list[dict[str, Any]], every_leaf: bool = False) -> dict[str, Any]:
+    """With `every_leaf` (a filtered export, whose records have gaps), the leaf hashes of the whole
+    tree instead of only those below the first record: the tree is regrown from them and each
+    exported record must re-hash to the leaf at its index."""
     from core.proofs import leaf_hashes
 
     with ledger.engine.connect() as conn:
         leaves = leaf_hashes(conn, cp.size)
         earlier = conn.execute(select(CHECKPOINTS.c.size, CHECKPOINTS.c.root, CHECKPOINTS.c.at).where(CHECKPOINTS.c.size < cp.size)
                                .order_by(CHECKPOINTS.c.size.desc()).limit(MAX_CONSISTENCY_PROOFS)).all()
-    first = records[0]["leaf_index"] if records else cp.size
+    first = cp.size if every_leaf else records[0]["leaf_index"] if records else cp.size
     tree = Tree(leaves)
     return {
         "tree_size": cp.size, "first_leaf_index": first, "prefix_leaf_hashes": [h.hex() for h in leaves[:first]],
@@ -78,3 +81,15 @@ def check(merkle: dict[str, Any], records: list[dict[str, Any]], kept: list[Chec
             raise AuditIntegrityError(f"the consistency proof from size {c['size']} ({c['time']}) does not verify", hint="the export was altered after it was written")
     return {"tree_size": cp.size, "checkpoint_time": cp.time, "signed_by": verifier.name, "key_from_export": key is None,
             "checked_against": [k.label() for k in kept], "consistency_proofs": len(merkle.get("consistency", []))}
+
+
+def check_filtered(merkle: dict[str, Any], records: list[dict[str, Any]], kept: list[Checkpoint], key: str | None) -> dict[str, Any]:
+    """A filtered export: each record's leaf is the tree's leaf at its index, and the tree of all
+    the leaves reaches the export's checkpoint and every kept one (shorter than it)."""
+    leaves = merkle["prefix_leaf_hashes"]
+    for rec in records:
+        idx = int(rec["leaf_index"])
+        if idx >= len(leaves) or leaf_hash(canonical_bytes(rec)).hex() != leaves[idx]:
+            raise AuditIntegrityError(f"record seq={rec['seq']} is not the leaf at index {idx} of the export's tree",
+                                      hint="the export was altered after it was written")
+    return check({**merkle, "first_leaf_index": len(leaves)}, [], kept or [], key)

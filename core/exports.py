@@ -13,15 +13,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import false
+
 from core.actions import AUDIT_READ
 from core import export_proofs
-from core.audit import GENESIS, HASHED_FIELDS, record_hash
+from core.asked_about import records_naming
+from core.audit import GENESIS, HASHED_FIELDS, conditions, record_hash
 from core.compliance_events import AuditExported
 from core.errors import AuditIntegrityError, RagLedgerError
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
 from core.signed_note import Checkpoint
+from core.tables import AuditRecord
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -30,26 +34,57 @@ def manifest_path(export: Path) -> Path:
     return export.with_name(export.name + MANIFEST_SUFFIX)
 
 
-def export_bundle(ledger: Ledger, principal: Principal, fmt: str, output: Path) -> dict[str, Any]:
-    """Write the trail to `output` and its manifest beside it; the export itself is audited."""
+FILTER_NAMES = ("kinds", "actor", "since", "until", "about")
+
+
+def export_bundle(ledger: Ledger, principal: Principal, fmt: str, output: Path, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the trail (or, with `filters`, what the Audit trail page lists) to `output` and its
+    manifest beside it; the export itself is audited."""
+    data, manifest = export_filtered(ledger, principal, fmt, filters or {}, output.name)
+    output.write_bytes(data.encode())  # bytes: CSV rows end in \r\n, which text mode would not keep
+    manifest_path(output).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def export_filtered(ledger: Ledger, principal: Principal, fmt: str, filters: dict[str, Any], name: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The export's file content and its manifest. Unfiltered, the file is the whole log below the
+    export's checkpoint and verifies as a chain. Filtered, it holds only the matching records: each
+    still re-hashes and is proven in the tree (the manifest then carries every leaf hash), but the
+    chain has gaps, so the manifest says which filters applied and that the export is not the whole log.
+    The name searched for (`about`) never appears in the manifest: it is sealed in the export's own
+    audit record, under that subject's key."""
     require_audited(ledger, principal, AUDIT_READ.name, "audit.export")
+    unknown = set(filters) - set(FILTER_NAMES)
+    if unknown:
+        raise RagLedgerError(f"unknown export filter {sorted(unknown)[0]!r}", hint=f"use {', '.join(FILTER_NAMES)}")
+    filters = {k: v for k, v in filters.items() if v}
+    about = (filters.get("about") or "").strip()
+    where = conditions(kinds=filters.get("kinds"), actor=filters.get("actor"), since=filters.get("since"), until=filters.get("until"))
+    if about:
+        from core.audit_views import subjects_searched
+
+        ids = subjects_searched(ledger, about)
+        where.append(AuditRecord.record_id.in_(records_naming(ids)) if ids else false())  # type: ignore[attr-defined]
     cp = ledger.audit.checkpoint("export")  # every export is checkpointed; the export covers exactly that tree
-    data = ledger.audit.export(fmt, below_leaf=cp.size)
+    data = ledger.audit.export(fmt, below_leaf=cp.size, where=where or None)
     records = parse_export(data, fmt)
     anchor = records[0]["prev_hash"] if records else ledger.audit.anchor()
+    shown = {k: v for k, v in filters.items() if k != "about"}
     manifest = {
-        "format": fmt, "file": output.name, "records": len(records),
+        "format": fmt, "file": name or f"audit.{fmt}", "records": len(records),
         "first_seq": records[0]["seq"] if records else None, "last_seq": records[-1]["seq"] if records else None,
         "anchor_hash": anchor, "head_hash": records[-1]["hash"] if records else anchor,
         "sha256": hashlib.sha256(data.encode()).hexdigest(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exported_by": principal.name, "policy_version": ledger.policy.version, "hashed_fields": list(HASHED_FIELDS),
-        "merkle": export_proofs.section(ledger, cp, records),
+        "filters": shown, "complete": not filters,
+        "merkle": export_proofs.section(ledger, cp, records, every_leaf=bool(filters)),
     }
-    output.write_bytes(data.encode())  # bytes: CSV rows end in \r\n, which text mode would not keep
-    manifest_path(output).write_text(json.dumps(manifest, indent=2))
-    ledger.audit.append(AuditExported(actor=principal.name, actor_role=principal.role, format=fmt, records=len(records),
-                                      head_hash=manifest["head_hash"], sha256=manifest["sha256"]))
-    return manifest
+    record_id = ledger.audit.append(AuditExported(
+        actor=principal.name, actor_role=principal.role, format=fmt, records=len(records), head_hash=manifest["head_hash"],
+        sha256=manifest["sha256"], filters={**shown, **({"about": "sealed"} if about else {})}, about=about))
+    if about:
+        manifest["filters"]["about"] = {"subject": "named in the export's audit record, sealed under the subject's key", "audit_record_id": record_id}
+    return data, manifest
 
 
 def parse_export(data: str, fmt: str) -> list[dict[str, Any]]:
@@ -83,6 +118,8 @@ def verify_export(path: Path, kept: list[Checkpoint] | None = None, key: str | N
         raise AuditIntegrityError("the export file does not match the SHA-256 in its manifest (edited or truncated)",
                                   hint="ask for a fresh export; keep the file and its manifest together")
     records = parse_export(data, manifest["format"])
+    if not manifest.get("complete", True):
+        return _verify_filtered(manifest, records, kept, key)
     prev = manifest.get("anchor_hash") or GENESIS
     for rec in records:
         if rec["prev_hash"] != prev:
@@ -102,3 +139,16 @@ def verify_export(path: Path, kept: list[Checkpoint] | None = None, key: str | N
         raise AuditIntegrityError("this export has no Merkle section, so it cannot be checked against a checkpoint",
                                   hint="export again with this version (`ragledger audit export-bundle`)")
     return out
+
+
+def _verify_filtered(manifest: dict[str, Any], records: list[dict[str, Any]], kept: list[Checkpoint], key: str | None) -> dict[str, Any]:
+    """A filtered export: every record re-hashes and sits at its leaf of the signed tree; the chain
+    between them is not there to walk, and records left out by the filters cannot be shown complete."""
+    for rec in records:
+        if record_hash(rec) != rec["hash"]:
+            raise AuditIntegrityError(f"record seq={rec['seq']} does not match its hash (edited)", hint="the export was altered after it was written")
+    if len(records) != manifest["records"]:
+        raise AuditIntegrityError(f"{len(records)} records, the manifest says {manifest['records']}", hint="the export is incomplete")
+    return {"ok": True, "records": len(records), "head_hash": manifest["head_hash"], "anchor_hash": manifest.get("anchor_hash"),
+            "format": manifest["format"], "filters": manifest.get("filters", {}), "complete": False,
+            "merkle": export_proofs.check_filtered(manifest["merkle"], records, kept, key)}

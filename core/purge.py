@@ -17,11 +17,13 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from core import asked_about
 from core.actions import PURGE
 from core.chunk_store import id_predicate
 from core.erasure import AlreadyErased, ConfirmationRequired, Targets, find_targets, get_request, now, request_key_ref, subject_of
 from core.erasure_events import ErasureStep
 from core.erasure_tables import ErasureRequest
+from core.db import write_lock
 from core.errors import RagLedgerError
 from core.guard import require_audited
 from core.ingest import remove_uploads
@@ -111,7 +113,9 @@ def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     subject = subject_of(ledger, request["request_id"])
     targets, matches, _ = find_targets(ledger, request, subject)
     rerun = request["certificate_json"] is not None  # an earlier attempt did not verify clean
-    if not targets.chunk_ids and not targets.doc_ids and not targets.partial_doc_ids and not rerun:
+    with ledger.engine.connect() as conn:  # questions may name a subject no document holds
+        asked = asked_about.named(conn, [subject]) if subject else 0
+    if not targets.chunk_ids and not targets.doc_ids and not targets.partial_doc_ids and not rerun and not asked:
         raise AlreadyErased("nothing matches this request: no stored chunk or document field mentions the target",
                             hint="it may have been erased already; nothing was changed")
     probes = _subject_probes(ledger, subject, matches, targets) if subject else []
@@ -123,7 +127,7 @@ def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"], stage="started",
                                     counts={"documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids)}))
     return {"documents": len(targets.doc_ids), "partial_documents": len(targets.partial_doc_ids), "chunks": len(targets.chunk_ids),
-            "probes": len(probes), "attempt": journal["attempt"], "excluded": len(targets.excluded),
+            "probes": len(probes), "questions_naming_subject": asked, "attempt": journal["attempt"], "excluded": len(targets.excluded),
             "subject_probed_on_disk": bool(subject) and not _keeps_excluded(targets, matches)}
 
 
@@ -223,9 +227,16 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     that quoted a remaining chunk may have quoted an erased one beside it."""
     targets = _targets(journal)
     refs = [key_ref_for_doc(d) for d in targets.doc_ids + targets.partial_doc_ids]
+    # A subject's own key too (questions that named them, core/asked_about.py), found from the
+    # subject and every spelling the plan found; under the chain's lock, so no question about them
+    # is being sealed at the same moment.
+    subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
+    spellings = [subject, *_probes(ledger, journal)] if subject else []
     with ledger.engine.begin() as conn:
+        write_lock(conn)
         destroyed = destroy_keys(conn, refs)
-    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records}
+        asked = asked_about.forget(conn, spellings) if subject else {}
+    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records, **asked}
 
 
 def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

@@ -18,13 +18,14 @@ import json
 import re
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import pii
 from core.pii_types import CATCH_ALL
 from core.chunk_store import id_predicate, spans_of
 from core.ledger import Ledger
 from core.pii import Span
+from core.asked_about import SUBJECT_TYPES, keys_for, subject_key
 from core.subject_match import normalise_with_offsets, tokens
 
 MIN_SINGLE = 3  # a one-word value shorter than this (an initial, "Al") is never looked for alone
@@ -38,6 +39,10 @@ _COLUMNS = ["chunk_id", "doc_id", "text", "pii_spans", "title", "title_spans"]
 class StoredQuestion:
     text: str  # every PII value replaced by <TYPE>
     subject_docs: list[str]  # documents holding the people and identifiers the question names
+    # The identifiers named, for "who asked about whom" (sealed in the record, core/asked_about.py):
+    # {"type", "as_written", "keys"}, the keys being the value's normalised form and, for a variant
+    # the corpus knows ("H. Marchetti"), the full values it stands for ("helena marchetti").
+    subjects: list[dict] = field(default_factory=list)
 
 
 class KnownPII:
@@ -47,6 +52,8 @@ class KnownPII:
 
     def __init__(self) -> None:
         self.by_words: dict[tuple[str, ...], dict[tuple[str, bool], set[str]]] = defaultdict(lambda: defaultdict(set))
+        # words -> the subject keys of the full values they were derived from ("h marchetti" -> "helena marchetti")
+        self.full: dict[tuple[str, ...], set[str]] = defaultdict(set)
         self.chunk_ids: set[str] = set()
         self.lengths: list[int] = []
         self._stop = _stop_words()
@@ -69,26 +76,33 @@ class KnownPII:
         if not words or (len(words) == 1 and len(words[0]) < MIN_SINGLE):
             return
         self.by_words[words][(etype, False)].add(doc)
+        full = subject_key(value)
+        self.full[words].add(full)
         if etype == "EMAIL_ADDRESS":
             local = tuple(tokens(value.split("@")[0]))
             if len(local) >= 2 and all(w.isalpha() and len(w) >= 2 for w in local):
                 self._add(" ".join(local), "PERSON", doc)
         if etype == "PERSON" and len(words) >= 2 and all(w.isalpha() for w in words):
-            self.by_words[(words[0][0], *words[1:])][(etype, False)].add(doc)  # "H. Marchetti"
-            self.by_words[("".join(words),)][(etype, False)].add(doc)  # "helenamarchetti@…"
-            for w in words:
-                if len(w) >= MIN_SINGLE and w not in self._stop:
-                    self.by_words[(w,)][(etype, True)].add(doc)
+            variants = [((words[0][0], *words[1:]), False), (("".join(words),), False)]  # "H. Marchetti", "helenamarchetti@…"
+            variants += [((w,), True) for w in words if len(w) >= MIN_SINGLE and w not in self._stop]
+            for key, capitalised in variants:
+                self.by_words[key][(etype, capitalised)].add(doc)
+                self.full[key].add(full)
+
+    def find_named(self, text: str) -> tuple[list[Span], set[str], list[set[str]]]:
+        """`find`, plus for each span the subject keys of the corpus values it stands for."""
+        with _LOCK:
+            return self._find(text, named=True)  # type: ignore[return-value]
 
     def find(self, text: str) -> tuple[list[Span], set[str]]:
         with _LOCK:  # known_pii() may be extending this index for a newer version in another thread
             return self._find(text)
 
-    def _find(self, text: str) -> tuple[list[Span], set[str]]:
+    def _find(self, text: str, named: bool = False) -> tuple:  # type: ignore[type-arg]
         norm, offsets = normalise_with_offsets(text)
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
         plain = [w for w, _, _ in words]
-        spans, docs = [], set()
+        spans, docs, fulls = [], set(), []
         i = 0
         while i < len(words):
             step = 1
@@ -99,12 +113,13 @@ class KnownPII:
                 hits = [(etype, ds) for (etype, cap), ds in self.by_words[tuple(plain[i:i + n])].items() if not cap or text[start].isupper()]
                 if hits:
                     spans.append(Span(hits[0][0], start, end, 1.0))
+                    fulls.append(set(self.full.get(tuple(plain[i:i + n]), ())))
                     for _, ds in hits:
                         docs |= ds
                     step = n  # words inside a longer value already found are not looked up again
                     break
             i += step
-        return spans, docs
+        return (spans, docs, fulls) if named else (spans, docs)
 
 
 def _stop_words() -> frozenset[str]:
@@ -148,10 +163,25 @@ def redact_question(ledger: Ledger, question: str) -> StoredQuestion:
     # known values find them, and an officer must still be able to read what was asked about.
     spans = [s for s in pii.analyze(question, ledger.policy.files.analyzed_entities, ledger.recognizers)
              if s.entity_type not in CATCH_ALL]
-    known, docs = known_pii(ledger).find(question)
+    known, docs, fulls = known_pii(ledger).find_named(question)
     chosen = pii.resolve_overlaps(spans + known)
     out, cursor = [], 0
     for s in chosen:
         out.append(question[cursor:s.start] + f"<{s.entity_type}>")
         cursor = s.end
-    return StoredQuestion("".join(out) + question[cursor:], sorted(docs))
+    return StoredQuestion("".join(out) + question[cursor:], sorted(docs), _subjects(question, chosen, known, fulls))
+
+
+def _subjects(question: str, chosen: list[Span], known: list[Span], fulls: list[set[str]]) -> list[dict]:
+    out = []
+    for s in chosen:
+        if s.entity_type not in SUBJECT_TYPES:
+            continue
+        written = question[s.start:s.end]
+        keys = set(keys_for(written))
+        for k, full in zip(known, fulls):
+            if k.start < s.end and s.start < k.end:  # the corpus value this span overlaps
+                keys |= full
+        if keys:
+            out.append({"type": s.entity_type, "as_written": written, "keys": sorted(keys)})
+    return out

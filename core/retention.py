@@ -140,6 +140,9 @@ def _remove_prefix(ledger: Ledger, through_seq: int, anchor: str, removed: int, 
                               .where(A.c.seq <= through_seq)).scalar()
         if pruned is not None:
             conn.execute(TREE.update().where(TREE.c.id == 1, TREE.c.pruned_below <= pruned).values(pruned_below=pruned + 1))
+        from core.asked_about import RECORDS as ASKED  # the removed records are found under no name any more
+
+        conn.execute(ASKED.delete().where(ASKED.c.record_id.in_(select(A.c.record_id).where(A.c.seq <= through_seq))))
         conn.execute(A.delete().where(A.c.seq <= through_seq))
         values = {"seq": through_seq, "hash": anchor, "removed_total": (total or 0) + removed, "at": _iso(now)}
         if total is None:

@@ -8,7 +8,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.audit_views import export_trail, inclusion_proof, list_trail, log_status, record_detail
+from core.audit_views import inclusion_proof, list_trail, log_status, record_detail
+from core.exports import export_filtered
 from core.safe_text import inert_markdown
 from pages.common import page_guard, run_core
 
@@ -26,15 +27,22 @@ if status:
         st.error(f"Audit log BROKEN: {status['reason']}")
 
 cols = st.columns(4)
-kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "relabel", "sign_in", "sign_in_refused", "account_lock", "account_unlock", "sign_out", "purge", "erasure_certificate", "training", "model"], default=[])
+kinds = cols[0].multiselect("Kind", ["answer", "denial", "ingest", "relabel", "sign_in", "sign_in_refused", "account_lock", "account_unlock", "sign_out", "purge", "erasure_certificate", "training", "model", "audit_search", "audit_export"], default=[])
 actor = cols[1].text_input("Actor")
 since = cols[2].date_input("From", value=None)
 until = cols[3].date_input("To", value=None)
-rows = run_core(lambda: list_trail(
-    ledger, principal, kinds=kinds or None, actor=actor.strip() or None,
-    since=since.isoformat() if since else None,
-    until=(until + dt.timedelta(days=1)).isoformat() if until else None, limit=1000,
-)) or []
+about = st.text_input("Questions about (a person's name, e-mail or id)",
+                      help="Lists the records whose question named this data subject. Your search is recorded in the trail.")
+filters = {"kinds": kinds or None, "actor": actor.strip() or None, "since": since.isoformat() if since else None,
+           "until": (until + dt.timedelta(days=1)).isoformat() if until else None, "about": about.strip() or None}
+if not filters["about"]:
+    rows = run_core(lambda: list_trail(ledger, principal, **filters, limit=1000)) or []
+else:  # a search about a person is audited once per change of the filters, not on every rerun
+    if st.session_state.get("trail_search") != filters:
+        found = run_core(lambda: list_trail(ledger, principal, **filters, limit=1000))
+        if found is not None:  # a refused search (too short a name) says so again on the next rerun
+            st.session_state["trail_search"], st.session_state["trail_search_rows"] = filters, found
+    rows = st.session_state.get("trail_search_rows", []) if st.session_state.get("trail_search") == filters else []
 
 table = pd.DataFrame(
     [
@@ -49,7 +57,7 @@ table = pd.DataFrame(
         for r in rows
     ]
 )
-st.caption(f"{len(table)} records (newest first)")
+st.caption(f"{len(table)} records (newest first)" + (" whose question named that subject" if filters["about"] else ""))
 event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="trail")
 
 selected = event.selection.rows if event and hasattr(event, "selection") else []
@@ -90,12 +98,15 @@ if record_id:
                        "`ragledger audit verify --proof FILE --key KEY`.")
 
 st.subheader("Export")
+st.caption("The export holds the records the filters above select; its manifest names the filters "
+           "(a filtered export is not the whole log). Check it with `ragledger audit verify --export FILE`.")
 c1, c2 = st.columns(2)
-if c1.button("Prepare JSONL export"):
-    st.session_state["export_jsonl"] = run_core(lambda: export_trail(ledger, principal, "jsonl"))
-if st.session_state.get("export_jsonl"):
-    c1.download_button("Download JSONL", st.session_state["export_jsonl"], "audit.jsonl", "application/jsonl")
-if c2.button("Prepare CSV export"):
-    st.session_state["export_csv"] = run_core(lambda: export_trail(ledger, principal, "csv"))
-if st.session_state.get("export_csv"):
-    c2.download_button("Download CSV", st.session_state["export_csv"], "audit.csv", "text/csv")
+for col, fmt, mime in ((c1, "jsonl", "application/jsonl"), (c2, "csv", "text/csv")):
+    if col.button(f"Prepare {fmt.upper()} export"):
+        prepared = run_core(lambda: export_filtered(ledger, principal, fmt, filters, f"audit.{fmt}"))
+        if prepared:
+            st.session_state[f"export_{fmt}"], st.session_state[f"export_{fmt}_manifest"] = prepared
+    if st.session_state.get(f"export_{fmt}"):
+        col.download_button(f"Download {fmt.upper()}", st.session_state[f"export_{fmt}"], f"audit.{fmt}", mime)
+        col.download_button(f"Download {fmt.upper()} manifest", json.dumps(st.session_state[f"export_{fmt}_manifest"], indent=2),
+                            f"audit.{fmt}.manifest.json", "application/json")

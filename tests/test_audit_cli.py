@@ -153,3 +153,23 @@ def test_without_the_policy_the_default_ops_is_named_as_a_default(tmp_path) -> N
     assert cli(home, policies, "retention", "run", "--dry-run").returncode == 0
     [record] = json.loads(cli(home, policies, "audit", "list", "--kind", "retention", "--json").stdout)
     assert record["actor"] == "ops" and record["origin"]["user_from"] == "default" and record["origin"]["auth"] == "none"
+
+
+def test_audit_list_about_a_person_finds_their_questions_and_is_audited(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.asked_about import keys_for
+    from core.events import AnswerServed
+
+    ledger = tree_ledger(tmp_path)
+    home, policies = ledger.settings.home, ledger.policy.directory
+    named = ledger.audit.append(AnswerServed(actor="bob", actor_role="hr_manager", question="Where does <PERSON> sit?", answer="-",
+                                             asked_about=[{"type": "PERSON", "as_written": "Helena Marchetti", "keys": keys_for("Helena Marchetti")}]))
+    fill(ledger, 3)
+    found = cli(home, policies, "audit", "list", "--about", "Dr. Helena Marchetti", "--json", "--user", "alice")
+    assert found.returncode == 0, found.stderr
+    assert [r["record_id"] for r in json.loads(found.stdout)] == [named]
+    none = cli(home, policies, "audit", "list", "--about", "Tobias Hallberg", "--user", "alice")
+    assert none.returncode == 0 and "no record names that subject" in none.stderr
+    searches = ledger.audit.records(kinds=["audit_search"])
+    assert [s["payload"]["results"] for s in searches] == [0, 1] and "Hallberg" not in json.dumps([s["payload"] for s in searches])
+    denied = cli(home, policies, "audit", "list", "--about", "Helena Marchetti", "--user", "carol")
+    assert denied.returncode != 0 and "audit.read" in denied.stderr

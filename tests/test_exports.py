@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.errors import AccessDenied, AuditIntegrityError
+from core.errors import AccessDenied, AuditIntegrityError, RagLedgerError
 from core.events import AnswerServed, Denied, SignIn
 from core.exports import export_bundle, manifest_path, verify_export
 from core.retention import run as retention_run
@@ -101,3 +101,64 @@ def test_cli_export_bundle_and_verify(ledger, tmp_path) -> None:  # type: ignore
     out.write_text(out.read_text().replace("hr_manager", "employee", 1))
     bad = cli("audit", "verify", "--export", str(out))
     assert bad.returncode == 5 and "SHA-256" in bad.stderr
+
+
+def _named(ledger, name: str, actor: str = "bob") -> str:  # type: ignore[no-untyped-def]
+    from core.asked_about import keys_for
+
+    return ledger.audit.append(AnswerServed(actor=actor, actor_role="hr_manager", question="What is the phone of <PERSON>?", answer="-",
+                                            asked_about=[{"type": "PERSON", "as_written": name, "keys": keys_for(name)}]))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_filtered_export_holds_what_the_filters_list_and_says_so(any_ledger, tmp_path, fmt) -> None:  # type: ignore[no-untyped-def]
+    from core.audit_views import list_trail
+
+    _fill(any_ledger)
+    alice = any_ledger.policy.principal("alice")
+    kept = any_ledger.audit.checkpoint("auditor visit")  # an auditor's checkpoint, shorter than the export's tree
+    out = tmp_path / f"answers.{fmt}"
+    manifest = export_bundle(any_ledger, alice, fmt, out, {"kinds": ["answer"], "actor": "bob"})
+    listed = list_trail(any_ledger, alice, kinds=["answer"], actor="bob")
+    assert manifest["records"] == len(listed) == 8 and manifest["complete"] is False
+    assert manifest["filters"] == {"kinds": ["answer"], "actor": "bob"}
+    assert any_ledger.audit.records(kinds=["audit_export"])[0]["payload"]["filters"] == {"kinds": ["answer"], "actor": "bob"}
+    verified = verify_export(out, [kept])
+    assert verified["ok"] and verified["complete"] is False and verified["records"] == 8
+    assert verified["merkle"]["checked_against"] == [kept.label()]
+
+    original = out.read_bytes()
+    out.write_bytes(original.replace(b"hr_manager", b"hr_managar", 1))
+    _reseal(out)
+    with pytest.raises(AuditIntegrityError, match="does not match its hash"):
+        verify_export(out)
+    # A forger who also recomputes the record's hash is caught by the tree: it is not that leaf any more.
+    from core.audit import record_hash
+    from core.exports import parse_export
+
+    rows = parse_export(original.decode(), fmt)
+    if fmt == "jsonl":
+        rows[0]["actor_role"] = "employee"
+        rows[0]["hash"] = record_hash(rows[0])
+        out.write_bytes("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
+        _reseal(out)
+        with pytest.raises(AuditIntegrityError, match="is not the leaf"):
+            verify_export(out)
+
+
+def test_an_export_about_a_subject_never_names_them(any_ledger, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _fill(any_ledger)
+    about = {_named(any_ledger, "Helena Marchetti"), _named(any_ledger, "Dr. Helena Marchetti", actor="carol")}
+    _named(any_ledger, "Tobias Hallberg")
+    alice = any_ledger.policy.principal("alice")
+    out = tmp_path / "helena.jsonl"
+    manifest = export_bundle(any_ledger, alice, "jsonl", out, {"about": "helena marchetti", "kinds": ["answer"]})
+    exported = {json.loads(line)["record_id"] for line in out.read_text().splitlines()}
+    assert exported == about and manifest["records"] == 2 and verify_export(out)["ok"]
+    assert "marchetti" not in manifest_path(out).read_text().lower()
+    record = any_ledger.audit.records(record_id=manifest["filters"]["about"]["audit_record_id"])[0]
+    assert record["kind"] == "audit_export" and record["text"] == {"about": "helena marchetti"}
+    assert record["payload"]["filters"] == {"kinds": ["answer"], "about": "sealed"}
+    with pytest.raises(RagLedgerError, match="unknown export filter"):
+        export_bundle(any_ledger, alice, "jsonl", tmp_path / "x.jsonl", {"subject": "x"})
+    assert not (tmp_path / "x.jsonl").exists()

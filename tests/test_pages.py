@@ -247,7 +247,7 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
 
     _widget("Prepare JSONL export", at.button).click().run()
     _widget("Prepare CSV export", at.button).click().run()
-    assert {b.label for b in at.download_button} == {"Download JSONL", "Download CSV"}
+    assert {b.label for b in at.download_button} == {"Download JSONL", "Download CSV", "Download JSONL manifest", "Download CSV manifest"}
     lines = [json.loads(line) for line in at.session_state["export_jsonl"].splitlines() if line.strip()]
     assert asked.audit_id in {r["record_id"] for r in lines} and len(lines) >= total
     rows = list(csv.DictReader(io.StringIO(at.session_state["export_csv"])))

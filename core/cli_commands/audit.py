@@ -129,15 +129,18 @@ def audit_export(fmt: str, output: Path | None, user: str) -> None:
 @audit.command("list")
 @click.option("--kind", "kinds", multiple=True, help="answer, denial, ingest, ...")
 @click.option("--actor")
+@click.option("--about", help="only the questions that named this data subject (a name, an e-mail or an id); the search is audited")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @user_option(DEFAULT_CLI_USER)
-def audit_list(kinds: tuple[str, ...], actor: str | None, limit: int, as_json: bool, user: str) -> None:
+def audit_list(kinds: tuple[str, ...], actor: str | None, about: str | None, limit: int, as_json: bool, user: str) -> None:
     """Newest records first, with sealed text opened where it has not been erased."""
     from core.audit_views import list_trail
 
     ledger = open_ledger()
-    rows = list_trail(ledger, ledger.policy.principal(user), kinds=list(kinds) or None, actor=actor, limit=limit)
+    rows = list_trail(ledger, ledger.policy.principal(user), about=about, kinds=list(kinds) or None, actor=actor, limit=limit)
+    if about and not rows and not as_json:
+        click.echo("no record names that subject (or it was erased)", err=True)
     if as_json:
         emit(rows, True)
         return

@@ -261,11 +261,20 @@ def overview_cmd(since: str | None, until: str | None, role: str | None, group: 
 @audit.command("export-bundle")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), required=True)
+@click.option("--kind", "kinds", multiple=True, help="only records of this kind (repeatable)")
+@click.option("--actor", help="only records of this principal")
+@click.option("--since", help="only records at or after this ISO date/time")
+@click.option("--until", help="only records before this ISO date/time")
+@click.option("--about", help="only records whose question named this data subject (name, e-mail or id)")
 @user_option(DEFAULT_CLI_USER)
-def audit_export_bundle(fmt: str, output: Path, user: str) -> None:
-    """Export the trail with a manifest (count, anchor and head hash, SHA-256) for offline verification."""
+def audit_export_bundle(fmt: str, output: Path, kinds: tuple[str, ...], actor: str | None, since: str | None, until: str | None,
+                        about: str | None, user: str) -> None:
+    """Export the trail with a manifest (count, anchor and head hash, SHA-256) for offline verification;
+    with filters, only the matching records, and the manifest names the filters."""
     from core.exports import export_bundle, manifest_path
 
     ledger = open_ledger()
-    m = export_bundle(ledger, ledger.policy.principal(user), fmt, output)
-    click.echo(f"wrote {output} ({m['records']} records, head {m['head_hash'][:16]}…) and {manifest_path(output).name}")
+    filters = {"kinds": list(kinds) or None, "actor": actor, "since": since, "until": until, "about": about}
+    m = export_bundle(ledger, ledger.policy.principal(user), fmt, output, filters)
+    click.echo(f"wrote {output} ({m['records']} records, head {m['head_hash'][:16]}…) and {manifest_path(output).name}"
+               + ("" if m["complete"] else " (filtered: not the whole log)"))
