@@ -12,11 +12,25 @@ from typing import Any
 
 import click
 
-from core.errors import RagLedgerError
+from core.errors import InvalidInput, RagLedgerError
 
 DEFAULT_CLI_USER = "ops"
 # Commands that must run while the start-up check fails: they are how it is fixed.
 START_CHECK_EXEMPT = {"users", "demo"}
+# How the CLI names the field of an InvalidInput (core/errors.py); a page names its widget instead.
+INPUT_FLAGS: dict[str, str] = {}
+
+
+def register_flags(flags: dict[str, str]) -> None:
+    """Each command module registers the flags that carry core's input fields."""
+    INPUT_FLAGS.update(flags)
+
+
+def cli_hint(exc: RagLedgerError) -> str | None:
+    if isinstance(exc, InvalidInput) and exc.field in INPUT_FLAGS:
+        flag = f"pass {INPUT_FLAGS[exc.field]}"
+        return f"{flag}; {exc.hint}" if exc.hint else flag
+    return exc.hint
 
 
 @click.group()
@@ -75,8 +89,9 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except RagLedgerError as exc:
         click.echo(f"Error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"  {exc.hint}", err=True)
+        hint = cli_hint(exc)
+        if hint:
+            click.echo(f"  {hint}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)
