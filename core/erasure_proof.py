@@ -8,7 +8,6 @@ open (`incomplete`) and says what remains."""
 from __future__ import annotations
 
 import hashlib
-import re
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from core.erasure_targets import Targets, find_matches
 from core.subject_match import normalise
 from core.erasure_events import ErasureStep
 from core.erasure_impact import describe, performed
+from core.safe_text import inert_label
 from core.erasure_tables import ErasureRequest
 from core.ledger import Ledger
 from core.policy import Principal
@@ -266,14 +266,6 @@ def what_remains(verify: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#|<>~])")
-
-
-def md_escape(text: str) -> str:
-    """A document title is stored text: in the Markdown certificate it must read as text, never as markup."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
 def certificate_markdown(cert: dict[str, Any]) -> str:
     e, v = cert["erased"], cert["verification"]
     lines = [
@@ -293,7 +285,7 @@ def certificate_markdown(cert: dict[str, Any]) -> str:
         lines += [f"- Previewed: {describe(cert['planned'])}", f"- Done: {describe(cert['performed'])}"]
     if cert.get("documents"):
         lines += ["", "## Documents", ""]
-        lines += [f"- {md_escape(d['title'])} ({d['doc_id']}; {', '.join(d['groups'])}; {d['classification']}): erased {d['erased']}, "
+        lines += [f"- {inert_label(d['title'])} ({d['doc_id']}; {', '.join(d['groups'])}; {d['classification']}): erased {d['erased']}, "
                   f"{d['chunks_deleted']} of {d['chunks_total']} chunk(s)" + (f", fields {', '.join(d['registry_fields'])}" if d["registry_fields"] else "")
                   for d in cert["documents"]]
     lines += [

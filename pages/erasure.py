@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.erasure import OPEN, cancel, close, confirm, create_request, get_request, list_requests, preview, subjects
-from core.erasure_proof import certificate_markdown, md_escape
+from core.erasure_proof import certificate_markdown
+from core.safe_text import inert_label
 from core.purge import execute
 from pages.common import flash, page_guard, run_core, show_flash
 
@@ -67,9 +68,9 @@ if request["status"] == "incomplete":
 
 def show_preview(shown: dict) -> list[str]:  # type: ignore[type-arg]
     """The preview as the officer decides on it; returns the match ids they unticked."""
-    st.markdown(f"**Will erase:** {md_escape(shown['sentence'])}.")
+    st.markdown(f"**Will erase:** {inert_label(shown['sentence'])}.")
     for d in shown["document_list"]:
-        st.markdown(f"**{md_escape(d['title'])}** · `{d['doc_id']}` · {', '.join(d['groups'])} · {d['classification']} · "
+        st.markdown(f"**{inert_label(d['title'])}** · `{d['doc_id']}` · {', '.join(d['groups'])} · {d['classification']} · "
                     f"erased {d['erased']}: {d['chunks_deleted']} of {d['chunks_total']} chunk(s)"
                     + (f" · fields: {', '.join(d['registry_fields'])}" if d["registry_fields"] else ""))
         if d["passages"]:
