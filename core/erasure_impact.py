@@ -6,7 +6,8 @@ partial documents; it said "2 partially erased documents" where the certificate 
 destroyed" because keys exist only for documents some audit record was sealed under. Now
 `measure` is the one count: the preview shows it, the plan step stores it in the journal, the
 purge steps count with the same helpers (`upload_files`, `live_key_count`) and the certificate
-shows the plan beside what the steps did.
+shows the plan beside what the steps did. Audit records count only when they hold sealed text
+(an ingestion record names the document's key but seals nothing; it was counted as "made unreadable").
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.chunk_store import id_predicate, spans_of
 from core.erasure_targets import Match, Targets
@@ -101,10 +102,9 @@ def audit_record_ids(ledger: Ledger, targets: Targets, limit: int = AUDIT_IDS_SH
         return []
     table = AuditRecord.__table__  # type: ignore[attr-defined]
     like = [table.c.key_refs.contains(f'"doc:{d}"') for d in docs]
-    from sqlalchemy import or_
-
     with ledger.engine.connect() as conn:
-        rows = conn.execute(select(table.c.record_id, table.c.kind, table.c.at).where(or_(*like)).order_by(table.c.seq).limit(limit)).all()
+        rows = conn.execute(select(table.c.record_id, table.c.kind, table.c.at).where(or_(*like), table.c.sealed.is_not(None))
+                            .order_by(table.c.seq).limit(limit)).all()
     return [{"record_id": r[0], "kind": r[1], "at": r[2]} for r in rows]
 
 
