@@ -25,6 +25,11 @@ def _preview_text(request_id: str, summary: dict[str, Any], dry_run: bool) -> st
         lines.append(f"{request_id}: {len(matches)} match(es) in {docs} document(s); exclude any that is not the subject with --exclude ID:")
         for m in matches:
             lines.append(f"  {m['match_id']}  {m['doc_id']}  {m['where']} ({m['kind']}): {m['passage']}")
+    for d in summary.get("document_list") or []:
+        lines.append(f"  {d['doc_id']}  {d['title']}  [{', '.join(d['groups'])}; {d['classification']}]  erased {d['erased']}: "
+                     f"{d['chunks_deleted']} of {d['chunks_total']} chunk(s)")
+    if summary.get("sentence"):
+        lines.append(f"{request_id}: {summary['sentence']}")
     lines.append(f"{request_id}{' (dry run)' if dry_run else ''}: would erase {summary['documents']} document(s) whole, "
                  f"{summary['chunks']} chunk(s) in all, {len(summary['partial_doc_ids'])} document(s) partially; "
                  f"{summary['audit_records']} audit record(s) would become unreadable; "
