@@ -30,6 +30,7 @@ PASSAGE_CHARS = 240  # of each chunk to be removed, shown to the officer (never 
 PASSAGES_PER_DOCUMENT = 12
 AUDIT_IDS_SHOWN = 50
 SUBJECT_IN_TITLE = "[title names the subject]"
+TITLE_ERASED = "[title erased with the document]"
 
 
 def affected(targets: Targets) -> list[str]:
@@ -149,7 +150,16 @@ def documents(ledger: Ledger, officer: Principal, targets: Targets, matches: lis
 
 
 def for_certificate(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The document list a certificate keeps: no passages, and no title that names the subject (the
-    certificate is kept after the erasure; it must not hold what was erased)."""
-    return [{k: (SUBJECT_IN_TITLE if k == "title" and d["title_names_subject"] else v) for k, v in d.items()
-             if k not in ("passages", "passages_not_shown", "title_names_subject")} for d in docs]
+    """The document list a certificate keeps: no passages, and only titles that stay in the registry.
+    The certificate is kept after the erasure, so it must not hold what was erased: a title that names
+    the subject, or the title of a document erased whole (its title is erased with it), is replaced
+    by a placeholder; the document id still ties each entry to the preview."""
+    out = []
+    for d in docs:
+        kept = {k: v for k, v in d.items() if k not in ("passages", "passages_not_shown", "title_names_subject")}
+        if d["title_names_subject"]:
+            kept["title"] = SUBJECT_IN_TITLE
+        elif d["erased"] == "whole":
+            kept["title"] = TITLE_ERASED
+        out.append(kept)
+    return out

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import make_ledger, skip_or_fail
 from core.config import REPO_ROOT
-from core.erasure_impact import SUBJECT_IN_TITLE
+from core.erasure_impact import SUBJECT_IN_TITLE, TITLE_ERASED
 from ui_support import CHROMIUM, copy_home, free_port, launch_chromium, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -45,6 +45,9 @@ def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path)
             page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("Erasure")).click()
             settle(page)
             page.get_by_role("textbox", name=re.compile("Subject's e-mail")).fill(SUBJECT)
+            # Only the chunks that mention her: the documents stay, so the certificate may name their titles.
+            page.get_by_test_id("stSelectbox").filter(has_text="For a subject, erase").click()
+            page.get_by_role("option", name="only the chunks that mention them").click()
             page.get_by_role("textbox", name="Requested by").fill("DSR-2026-501 (by letter)")
             page.get_by_role("button", name="Record request").click()
             settle(page)
@@ -79,7 +82,7 @@ def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path)
     assert "Verified clean: yes" in certificate_text
     for doc in cert["documents"]:
         assert doc["doc_id"] in preview_text and doc["doc_id"] in certificate_text
-        if doc["title"] != SUBJECT_IN_TITLE:  # a title naming the subject is shown in the preview, not kept in the certificate
+        if doc["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED):  # the preview shows those; the kept certificate does not
             assert doc["title"] in preview_text and doc["title"] in certificate_text, doc["title"]
-    assert sum(d["title"] != SUBJECT_IN_TITLE for d in cert["documents"]) >= 1
+    assert sum(d["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED) for d in cert["documents"]) >= 1
     assert f"{cert['performed']['uploaded_files']} uploaded file(s) removed" in preview_text
