@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from core.cli_base import cli
+from core.cli_base import cli, cli_hint
 from core.cli_commands import audit, compliance, documents, evaluation, models, purge, query, users  # noqa: F401  (attach their commands)
 from core.errors import RagLedgerError
 
@@ -26,8 +26,9 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except RagLedgerError as exc:
         click.echo(f"Error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"  {exc.hint}", err=True)
+        hint = cli_hint(exc)
+        if hint:
+            click.echo(f"  {hint}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)

@@ -13,9 +13,25 @@ from typing import Any
 
 import click
 
+from core.errors import InvalidInput, RagLedgerError
+
 DEFAULT_CLI_USER = "ops"
 # Commands that must run while the start-up check fails: they are how it is fixed.
 START_CHECK_EXEMPT = {"users", "demo"}
+# How the CLI names the field of an InvalidInput (core/errors.py); a page names its widget instead.
+INPUT_FLAGS: dict[str, str] = {}
+
+
+def register_flags(flags: dict[str, str]) -> None:
+    """Each command module registers the flags that carry core's input fields."""
+    INPUT_FLAGS.update(flags)
+
+
+def cli_hint(exc: RagLedgerError) -> str | None:
+    if isinstance(exc, InvalidInput) and exc.field in INPUT_FLAGS:
+        flag = f"pass {INPUT_FLAGS[exc.field]}"
+        return f"{flag}; {exc.hint}" if exc.hint else flag
+    return exc.hint
 
 
 @click.group()

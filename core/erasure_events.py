@@ -10,6 +10,7 @@ from core.events import AuditEvent
 class ErasureStep(AuditEvent):
     kind = "purge"  # type: ignore[assignment]
     request_id: str = ""
-    stage: str = ""  # recorded | previewed | executed | certified
+    stage: str = ""  # recorded | confirmed | started | certified | verification_failed | cancelled | closed
     counts: dict = field(default_factory=dict)
+    reason: str = ""  # why a request was cancelled or closed (checked not to name the subject)
     certificate_sha256: str | None = None

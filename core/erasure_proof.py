@@ -19,6 +19,8 @@ from core.erasure import get_request, now
 from core.erasure_targets import Targets, find_matches
 from core.subject_match import normalise
 from core.erasure_events import ErasureStep
+from core.erasure_impact import describe, performed
+from core.safe_text import inert_label
 from core.erasure_tables import ErasureRequest
 from core.ledger import Ledger
 from core.policy import Principal
@@ -205,6 +207,8 @@ def certificate_hash(cert: dict[str, Any]) -> str:
 
 
 def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+    from core.purge import sealed_documents  # the journal belongs to execution
+
     s = journal["stats"]
     cert: dict[str, Any] = {
         "certificate": "RAG Ledger erasure certificate",
@@ -219,6 +223,9 @@ def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, A
         },
         "models_flagged_for_retraining": s["models"]["checkpoints_flagged"],
         "serving_embedder_fallback": s["models"].get("embedder_fallback"),
+        # The preview's counts (core/erasure_impact.measure, stored at plan time) beside what the steps did.
+        "planned": journal.get("impact"), "performed": performed(s),
+        "documents": sealed_documents(ledger, journal),
         "verification": s["verify"],
         "attempt": journal.get("attempt", 1),
     }
@@ -274,6 +281,15 @@ def certificate_markdown(cert: dict[str, Any]) -> str:
         f"- Audit log: {e['audit_log']['keys_destroyed']} document keys destroyed; {e['audit_log']['audit_records_unreadable']} records' text made unreadable, chain intact",
         f"- Caches: {e['caches']['result_or_answer_caches']} ({e['caches']['note']})",
         f"- Models flagged for retraining: {', '.join(cert['models_flagged_for_retraining']) or 'none'}",
+    ]
+    if cert.get("planned"):
+        lines += [f"- Previewed: {describe(cert['planned'])}", f"- Done: {describe(cert['performed'])}"]
+    if cert.get("documents"):
+        lines += ["", "## Documents", ""]
+        lines += [f"- {inert_label(d['title'])} ({d['doc_id']}; {', '.join(d['groups'])}; {d['classification']}): erased {d['erased']}, "
+                  f"{d['chunks_deleted']} of {d['chunks_total']} chunk(s)" + (f", fields {', '.join(d['registry_fields'])}" if d["registry_fields"] else "")
+                  for d in cert["documents"]]
+    lines += [
         "", "## Verification", "",
         f"- Retrieval as {v['retrieval']['principals']} principals and unfiltered vector/full-text search, {v['retrieval']['searches']} searches: {v['retrieval']['hits']} hits",
         f"- Table versions checked: {v['retrieval']['table_versions_checked']}; erased rows in any version: {v['retrieval']['erased_rows_in_any_version']}",

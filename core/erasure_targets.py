@@ -227,8 +227,10 @@ def _with_downstream(ledger: Ledger, targets: Targets) -> Targets:
     docs = sorted(set(targets.doc_ids) | set(targets.partial_doc_ids))
     if docs:
         with ledger.engine.connect() as conn:
+            # Only records with sealed text become unreadable: an ingestion record names the document's key but seals nothing.
             like = [AuditRecord.key_refs.contains(f'"doc:{d}"') for d in docs]  # type: ignore[attr-defined]
-            targets.audit_records = conn.execute(select(func.count()).select_from(AuditRecord).where(or_(*like))).scalar() or 0
+            targets.audit_records = conn.execute(select(func.count()).select_from(AuditRecord).where(
+                or_(*like), AuditRecord.sealed.is_not(None))).scalar() or 0  # type: ignore[union-attr]
         targets.checkpoints = checkpoints_trained_on(ledger, docs)
     return targets
 

@@ -53,6 +53,16 @@ class IngestError(RagLedgerError):
     """A file cannot be ingested (unsupported, empty, corrupt, too large). Nothing was written."""
 
 
+class InvalidInput(RagLedgerError):
+    """A value the user gave is missing or wrong. `field` names it in core's terms (`requested_by`,
+    `received_at`), so each edge phrases the next step in its own language: the CLI names its flag,
+    a page names its widget. The hint, if any, must hold for every edge."""
+
+    def __init__(self, message: str, *, field: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
 class NotFound(RagLedgerError):
     """A document, record or request that was asked for does not exist."""
 

@@ -22,6 +22,8 @@ from core.actions import PURGE
 from core.chunk_store import id_predicate
 from core.erasure import AlreadyErased, ConfirmationRequired, Targets, find_targets, get_request, now, request_key_ref, subject_of
 from core.erasure_events import ErasureStep
+from core.erasure_impact import affected, for_certificate, measure, upload_files
+from core.erasure_impact import documents as affected_documents
 from core.erasure_tables import ErasureRequest
 from core.db import write_lock
 from core.errors import RagLedgerError
@@ -89,8 +91,8 @@ def _check_executable(request: dict[str, Any]) -> None:
     rid = request["request_id"]
     if request["status"] == "certified":
         raise AlreadyErased(f"request {rid} was already executed and certified", hint="nothing was changed; download its certificate")
-    if request["status"] == "cancelled":
-        raise RagLedgerError(f"request {rid} was cancelled", hint="record a new request")
+    if request["status"] in ("cancelled", "closed"):
+        raise RagLedgerError(f"request {rid} was {request['status']}", hint="record a new request")
     if request["kind"] == "subject" and request["status"] != "confirmed":
         raise ConfirmationRequired(f"request {rid} is {request['status']}: its matches were not confirmed",
                                    hint=f"preview it and type the subject to confirm: `ragledger purge --request {rid}`")
@@ -98,6 +100,16 @@ def _check_executable(request: dict[str, Any]) -> None:
 
 def _targets(journal: dict[str, Any]) -> Targets:
     return Targets(**journal["targets"])
+
+
+def sealed_documents(ledger: Ledger, journal: dict[str, Any]) -> list[dict[str, Any]]:
+    """The affected documents as the certificate names them (sealed in the journal under the request key)."""
+    if "documents" not in journal:  # a journal written before documents were listed
+        return []
+    ref = request_key_ref(journal["request_id"])
+    with ledger.engine.connect() as conn:
+        data = unseal(journal["documents"], [ref], load_keys(conn, [ref]))
+    return data["documents"] if data else []
 
 
 def _probes(ledger: Ledger, journal: dict[str, Any]) -> list[str]:
@@ -121,9 +133,14 @@ def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     probes = _subject_probes(ledger, subject, matches, targets) if subject else []
     probes += _document_probes(ledger, targets)
     ref = request_key_ref(request["request_id"])
+    # Titles are sealed like the probes: the journal is on disk while the disk scan looks for erased strings.
+    docs = for_certificate(affected_documents(ledger, principal, targets, matches))
     with ledger.engine.begin() as conn:
-        journal["probes"] = seal({"probes": probes}, [ref], ensure_keys(conn, [ref]))
+        keys = ensure_keys(conn, [ref])
+        journal["probes"] = seal({"probes": probes}, [ref], keys)
+        journal["documents"] = seal({"documents": docs}, [ref], keys)
     journal["targets"] = targets.as_dict()
+    journal["impact"] = measure(ledger, targets)  # what the preview showed, counted the same way
     ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"], stage="started",
                                     counts={"documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids)}))
     return {"documents": len(targets.doc_ids), "partial_documents": len(targets.partial_doc_ids), "chunks": len(targets.chunk_ids),
@@ -218,7 +235,10 @@ def _scrubbed(conn, doc_id: str, fields: list[str]) -> dict[str, Any]:  # type: 
 def _uploads(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
     targets = _targets(journal)
     # A partially erased document's original still mentions the subject: it goes too.
-    return {"files_removed": sum(remove_uploads(ledger, d) for d in targets.doc_ids + targets.partial_doc_ids)}
+    files = upload_files(ledger, affected(targets))  # the preview's count (core/erasure_impact.py)
+    for d in affected(targets):
+        remove_uploads(ledger, d)
+    return {"files_removed": len(files)}
 
 
 def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from core.errors import RagLedgerError
+from core.errors import InvalidInput, RagLedgerError
 from core.ledger import Ledger
 from core.policy import Principal
 
@@ -233,10 +233,31 @@ def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
     return ledger, principal
 
 
-def run_core(fn: Callable[[], T]) -> T | None:
-    """Call core and translate its errors once, into a message that says what to do."""
+def run_core(fn: Callable[[], T], fields: dict[str, str] | None = None) -> T | None:
+    """Call core and translate its errors once, into a message that says what to do. `fields` maps
+    core's input fields to this page's widget labels, so the hint names the widget, not a CLI flag."""
     try:
         return fn()
     except RagLedgerError as exc:
-        st.error(str(exc))
+        st.error(error_text(exc, fields or {}))
         return None
+
+
+def error_text(exc: RagLedgerError, fields: dict[str, str]) -> str:
+    if isinstance(exc, InvalidInput) and exc.field in fields:
+        hint = f"see “{fields[exc.field]}”" + (f": {exc.hint}" if exc.hint else "")
+        return f"{exc.message} ({hint})"
+    return str(exc)
+
+
+FLASH_KEY = "flash_messages"
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """A message for the next run: an action that ends in st.rerun() would otherwise lose it."""
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop(FLASH_KEY, []):
+        getattr(st, kind)(message)

@@ -65,7 +65,7 @@ def test_document_purge_erases_everywhere_and_certifies(populated) -> None:  # t
     erased_chunks = {r["chunk_id"] for r in ledger.store.rows_where(f"doc_id = '{ids['hr']}'")}
     request = create_request(ledger, alice, doc_id=ids["hr"], requested_by="the data subject", reason="Art. 17")
     summary = preview(ledger, alice, request["request_id"])
-    assert (summary["documents"], summary["chunks"]) == (1, len(erased_chunks)) and summary["audit_records"] >= 2
+    assert (summary["documents"], summary["chunks"]) == (1, len(erased_chunks)) and summary["audit_records"] >= 1  # the answer citing it (ingestion records seal no text)
     cert = execute(ledger, alice, request["request_id"])
 
     assert cert["verified_clean"] and cert["erased"]["lancedb"]["chunks_deleted"] == len(erased_chunks)

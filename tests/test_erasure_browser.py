@@ -1,0 +1,88 @@
+"""Erasure in a real browser (Debian's chromium via playwright): alice records a subject request, the
+preview lists the affected documents by title, and the certificate then names the same documents."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import make_ledger, skip_or_fail
+from core.config import REPO_ROOT
+from core.erasure_impact import SUBJECT_IN_TITLE, TITLE_ERASED
+from ui_support import CHROMIUM, copy_home, free_port, launch_chromium, streamlit_server
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+WAIT_MS = 180_000
+SUBJECT = "Helena Marchetti"
+
+
+def settle(page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).is_file():
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    home = copy_home(demo_home, tmp_path / "home")
+    with streamlit_server(home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(WAIT_MS)
+        try:
+            page.goto(base)
+            page.get_by_role("textbox", name="User name").fill("alice")
+            page.get_by_role("textbox", name="Password").fill("alice-demo")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text("Sign out").wait_for(timeout=WAIT_MS)
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("Erasure")).click()
+            settle(page)
+            page.get_by_role("textbox", name=re.compile("Subject's e-mail")).fill(SUBJECT)
+            # Only the chunks that mention her: the documents stay, so the certificate may name their titles.
+            page.get_by_test_id("stSelectbox").filter(has_text="For a subject, erase").click()
+            page.get_by_role("option", name="only the chunks that mention them").click()
+            page.get_by_role("textbox", name="Requested by").fill("DSR-2026-501 (by letter)")
+            page.get_by_role("button", name="Record request").click()
+            settle(page)
+            expect(page.get_by_text(re.compile(r"Recorded era_")).first).to_be_visible()  # the flash, after the rerun
+            page.get_by_role("button", name="Preview").click()
+            settle(page)
+            expect(page.get_by_text("Will erase:").first).to_be_visible()
+            preview_text = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "erasure-preview-alice.png"), full_page=True)
+            confirm = page.get_by_role("textbox", name="Type the subject (or the document id) exactly to confirm")
+            confirm.fill(SUBJECT)
+            confirm.press("Enter")
+            settle(page)
+            page.get_by_role("button", name="Execute erasure").click()
+            settle(page)
+            certificate = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"Erasure certificate era_"))
+            expect(certificate.first).to_be_visible(timeout=WAIT_MS)
+            certificate_text = certificate.first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "erasure-certificate-alice.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "erasure-failure.png"), full_page=True)
+            print((tmp_path / "streamlit.log").read_text()[-4000:] if (tmp_path / "streamlit.log").exists() else "")
+            raise
+        finally:
+            browser.close()
+    ledger = make_ledger(home)
+    from core.erasure import list_requests
+
+    [request] = list_requests(ledger, ledger.policy.principal("alice"))
+    cert = request["certificate_json"]
+    assert cert["verified_clean"] and cert["documents"], json.dumps(cert)[:2000]
+    assert "Verified clean: yes" in certificate_text
+    for doc in cert["documents"]:
+        assert doc["doc_id"] in preview_text and doc["doc_id"] in certificate_text
+        if doc["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED):  # the preview shows those; the kept certificate does not
+            assert doc["title"] in preview_text and doc["title"] in certificate_text, doc["title"]
+    assert sum(d["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED) for d in cert["documents"]) >= 1
+    assert f"{cert['performed']['uploaded_files']} uploaded file(s) removed" in preview_text
