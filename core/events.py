@@ -47,11 +47,15 @@ class AnswerServed(AuditEvent):
     latency_ms: float = 0.0
     simulated_for: str | None = None  # set when a compliance officer used "see as"
     subject_docs: list[str] = field(default_factory=list)  # documents holding the people the question names
+    # Abstention (core/abstention.py): whether the answer was "I don't know", why, and the scores and
+    # thresholds behind the decision; the passages then offered as "see also" (shown, not cited).
+    abstention: dict = field(default_factory=dict)
+    see_also: list[dict] = field(default_factory=list)  # chunk_id, doc_id, score, content_hash, n
 
     def key_refs(self) -> list[str]:
-        # Sealed under the cited documents and those holding the people the question names, so
-        # erasing that person (destroying those keys) makes the stored question unreadable too.
-        docs = sorted({c["doc_id"] for c in self.cited} | set(self.subject_docs))
+        # Sealed under the cited and see-also documents (both were shown) and those holding the people
+        # the question names, so erasing that person (destroying those keys) makes the question unreadable too.
+        docs = sorted({c["doc_id"] for c in self.cited + self.see_also} | set(self.subject_docs))
         return [key_ref_for_doc(d) for d in docs] or [LEDGER_REF]
 
     def _sensitive_fields(self) -> tuple[str, ...]:
