@@ -258,6 +258,19 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
     assert asked.audit_id in {r["record_id"] for r in rows} and len(rows) == len(lines)
 
 
+def test_audit_trail_drill_down_says_an_answer_abstained_and_why(home):
+    ledger = make_ledger(home)
+    asked = ask(ledger, ledger.policy.principal("bob"), "At what percentage of base payroll was the 2024 salary review budget set?")
+    assert not asked.knows and asked.see_also
+    at = sign_in(app_test(home), "alice")
+    at.switch_page(AUDIT).run()
+    next(w for w in at.text_input if w.label == "Record id to inspect").input(asked.audit_id).run()
+    shown = texts(at)
+    assert "**Abstained**" in shown and asked.abstention["reason"] in shown
+    see_also = at.dataframe[1].value
+    assert list(see_also["chunk_id"]) == [c.chunk_id for c in asked.see_also] and "(erased)" not in set(see_also["title"])
+
+
 def test_audit_trail_offers_a_records_inclusion_proof(home):
     from core.proofs import verify_bundle
     from core.events import Denied
