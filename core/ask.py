@@ -52,6 +52,11 @@ class AskResult:
     see_also: list[Citation] = field(default_factory=list)
     abstention: dict[str, Any] = field(default_factory=dict)  # decision, reason, scores, thresholds
 
+    @property
+    def shown(self) -> list[Citation]:
+        """Every passage the asker was shown: the citations, or the see-also passages of an abstained answer."""
+        return self.citations + self.see_also
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         keys = ("n", "doc_id", "chunk_id", "title", "score", "text", "used")
