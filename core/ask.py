@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.abstention import I_DONT_KNOW, decide
 from core.actions import ASK
 from core.answerers import Passage, get_answerer
 from core.chunk_store import spans_of
@@ -48,10 +49,20 @@ class AskResult:
     answerer: str
     knows: bool = True
     guard_redactions: dict[str, int] = field(default_factory=dict)
+    # When the answer abstains: the closest passages, shown as "see also" and never cited as sources.
+    see_also: list[Citation] = field(default_factory=list)
+    abstention: dict[str, Any] = field(default_factory=dict)  # decision, reason, scores, thresholds
+
+    @property
+    def shown(self) -> list[Citation]:
+        """Every passage the asker was shown: the citations, or the see-also passages of an abstained answer."""
+        return self.citations + self.see_also
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["citations"] = [{k: c[k] for k in ("n", "doc_id", "chunk_id", "title", "score", "text", "used")} for c in d["citations"]]
+        keys = ("n", "doc_id", "chunk_id", "title", "score", "text", "used")
+        d["citations"] = [{k: c[k] for k in keys} for c in d["citations"]]
+        d["see_also"] = [{k: c[k] for k in keys} for c in d["see_also"]]
         return d
 
 
@@ -80,25 +91,40 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
     retrieval = retrieve(ledger, principal, question, k)
     redactor = redactor_for(ledger, principal)
     passages, citations = [], []
-    shown_guard: Counter[str] = Counter()
+    # Per passage, what its redaction hid and what the guard's scan added: an answer that abstains
+    # shows only its see-also passages, and the counts must be of what was shown.
+    hidden: list[Counter[str]] = []
+    scanned: list[Counter[str]] = []
     for n, hit in enumerate(retrieval.hits, start=1):
+        before = Counter(redactor.counts)
         # The guard covers everything shown beside the answer too: each passage and its title.
         text, hid_text = redact_shown(redactor, hit.row["text"], [Span.from_dict(s) for s in spans_of(hit.row)], ledger.recognizers)
         title, hid_title = redact_shown(redactor, hit.row["title"], [Span.from_dict(s) for s in json.loads(hit.row.get("title_spans") or "[]")],
                                         ledger.recognizers)
-        shown_guard.update(hid_text)
-        shown_guard.update(hid_title)
+        hidden.append(Counter(redactor.counts) - before)
+        scanned.append(Counter(hid_text) + Counter(hid_title))
         passages.append(Passage(n, title, text, hit.fused, hit.vector_score))
         citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, title, round(hit.fused, 5), text))
 
     engine = get_answerer(answerer or ledger.default_answerer())
     result = engine.answer(question, passages)
-    answer_text, guarded = _guard(ledger, redactor, result.text)
-    guarded = dict(Counter(guarded) + shown_guard)
-    answer_text = keep_cited_urls(answer_text, passages)  # URLs no shown passage contains are dropped
-    if not result.knows:
-        citations = []
-        redactor.counts.clear()  # nothing of the passages was shown, so nothing was redacted for the asker
+    rule = ledger.policy.files.abstention
+    decision = decide(question, passages, result.used, result.knows, rule)
+    see_also: list[Citation] = []
+    if decision.answers:
+        answer_text, guarded_answer = _guard(ledger, redactor, result.text)
+        answer_text = keep_cited_urls(answer_text, passages)  # URLs no shown passage contains are dropped
+        shown = range(len(citations))
+    else:
+        # Nothing is cited: the answer is a fixed sentence and the closest passages are offered to read.
+        answer_text, guarded_answer = I_DONT_KNOW, {}
+        see_also, citations = citations[:rule.see_also], []
+        shown = range(len(see_also))
+    redactor.counts.clear()  # counted again over what is shown: passages not shown hid nothing from the asker
+    for i in shown:
+        redactor.counts.update(hidden[i])
+    redactor.counts.update(guarded_answer)
+    guarded = dict(Counter(guarded_answer) + sum((scanned[i] for i in shown), Counter()))
     for c in citations:
         c.used = c.n in result.used
 
@@ -121,10 +147,13 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
             embedder=ledger.embedder.identity,
             latency_ms=round(latency, 2),
             simulated_for=principal.name if simulated_by else None,
+            abstention=decision.audit(rule),
+            see_also=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
+                       "content_hash": retrieval.hits[c.n - 1].row["content_hash"]} for c in see_also],
         )
     )
     return AskResult(answer_text, citations, dict(redactor.counts), audit_id, len(retrieval.withheld), round(latency, 2),
-                     engine.identity, result.knows, guarded)
+                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule))
 
 
 def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:

@@ -45,13 +45,13 @@ def record_search(ledger: Ledger, principal: Principal, about: str, filters: dic
 
 
 def record_detail(ledger: Ledger, principal: Principal, record_id: str) -> dict[str, Any] | None:
-    """One record with the titles of its cited and withheld documents, for the drill-down."""
+    """One record with the titles of its cited, see-also and withheld documents, for the drill-down."""
     rows = list_trail(ledger, principal, record_id=record_id, limit=1)
     if not rows:
         return None
     row = rows[0]
     payload = row["payload"]
-    doc_ids = sorted({c["doc_id"] for c in payload.get("cited", []) + payload.get("withheld", [])})
+    doc_ids = sorted({c["doc_id"] for c in payload.get("cited", []) + payload.get("withheld", []) + payload.get("see_also", [])})
     row["titles"] = titles_for(ledger, principal, doc_ids)
     return row
 

@@ -52,6 +52,10 @@ class AnswerServed(AuditEvent):
     subject_docs: list[str] = field(default_factory=list)  # documents holding the people the question names
     # Sealed: the identifiers the question named ({"type", "as_written", "keys"}), core/asked_about.py.
     asked_about: list[dict] = field(default_factory=list)
+    # Abstention (core/abstention.py): whether the answer was "I don't know", why, and the scores and
+    # thresholds behind the decision; the passages then offered as "see also" (shown, not cited).
+    abstention: dict = field(default_factory=dict)
+    see_also: list[dict] = field(default_factory=list)  # chunk_id, doc_id, score, content_hash, n
 
     def bind(self, conn: Any) -> None:
         from core.asked_about import subject_ids
@@ -59,12 +63,12 @@ class AnswerServed(AuditEvent):
         self._subject_ids = subject_ids(conn, [k for s in self.asked_about for k in s["keys"]], create=True)
 
     def key_refs(self) -> list[str]:
-        # Sealed under the cited documents, those holding the people the question names, and one
-        # key per person named (who may have no document): erasing that person destroys those keys
-        # and makes the stored question unreadable too.
+        # Sealed under the cited and see-also documents (both were shown), those holding the people the
+        # question names, and one key per person named (who may have no document): erasing that person
+        # destroys those keys and makes the stored question unreadable too.
         from core.asked_about import key_ref
 
-        docs = sorted({c["doc_id"] for c in self.cited} | set(self.subject_docs))
+        docs = sorted({c["doc_id"] for c in self.cited + self.see_also} | set(self.subject_docs))
         subjects = [key_ref(i) for i in getattr(self, "_subject_ids", [])]
         return [key_ref_for_doc(d) for d in docs] + subjects or [LEDGER_REF]
 

@@ -187,6 +187,19 @@ class CliAuth(Strict):
     require_login: bool = False
 
 
+class Abstention(Strict):
+    """When the chat says "I don't know" instead of answering (core/abstention.py, docs/abstention.md).
+
+    The passage an answer rests on must reach every threshold; the values are calibrated by
+    bench/bench_abstention.py on the tuning part of its question sets, never on the reported part."""
+
+    enabled: bool = True
+    min_similarity: float = Field(default=0.0, ge=-1.0, le=1.0, description="cosine similarity of question and chosen passage")
+    min_fused: float = Field(default=0.0, ge=0.0, le=1.0, description="reciprocal-rank fused score of the chosen passage")
+    min_overlap: float = Field(default=0.0, ge=0.0, le=1.0, description="share of the question's content terms the passage contains")
+    see_also: int = Field(default=3, ge=0, le=10, description="closest passages offered, uncited, when the answer abstains")
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
@@ -197,6 +210,7 @@ class PolicyFile(Strict):
     sign_in: SignInPolicy = SignInPolicy()
     audit_log: AuditLogPolicy = AuditLogPolicy()
     cli: CliAuth = CliAuth()
+    abstention: Abstention = Abstention()
 
     @field_validator("groups")
     @classmethod

@@ -79,6 +79,13 @@ if record_id:
         if p.get("cited"):
             st.markdown("**Sources cited**")
             st.dataframe(pd.DataFrame([{**c, "title": detail["titles"].get(c["doc_id"], "(erased)")} for c in p["cited"]]), hide_index=True)
+        if (p.get("abstention") or {}).get("abstained"):
+            a = p["abstention"]
+            st.markdown(f"**Abstained** (\"I don't know\"): {inert_markdown(a.get('reason', ''))}")
+            st.caption(f"scores {a.get('scores')} · thresholds {a.get('thresholds')}")
+        if p.get("see_also"):
+            st.markdown("**Offered as see also** (shown to the asker, not cited)")
+            st.dataframe(pd.DataFrame([{**c, "title": detail["titles"].get(c["doc_id"], "(erased)")} for c in p["see_also"]]), hide_index=True)
         if p.get("withheld"):
             st.markdown("**Withheld by access control** (never shown to the asker)")
             st.dataframe(pd.DataFrame([{**w, "title": detail["titles"].get(w["doc_id"], "(erased)")} for w in p["withheld"]]), hide_index=True)

@@ -31,6 +31,12 @@ def render(result, streamed: bool = False) -> None:  # type: ignore[no-untyped-d
         with st.expander(f"[{c.n}] {inert_label(c.title)}" + ("" if c.used else " (not quoted)")):
             st.markdown(inert_passage(c.text))
             st.caption(f"{c.doc_id} / {c.chunk_id} · score {c.score:.4f}")
+    if result.see_also:  # the answer abstained: the closest passages, to read, never cited as sources
+        st.caption("See also: the closest passages you may read. They did not answer the question, so nothing is cited.")
+        for c in result.see_also:
+            with st.expander(f"See also: {inert_label(c.title)}"):
+                st.markdown(inert_passage(c.text))
+                st.caption(f"{c.doc_id} / {c.chunk_id} · score {c.score:.4f}")
 
 
 for turn in history:

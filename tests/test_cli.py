@@ -63,6 +63,16 @@ def test_ask_as_someone_without_access_gets_nothing_from_the_memo(cli_home) -> N
     assert record["payload"]["withheld"], "the withheld matches are in the audit record, never shown"
 
 
+def test_ask_that_no_passage_supports_abstains_with_see_also(cli_home) -> None:  # type: ignore[no-untyped-def]
+    home, doc, _ = cli_home
+    out = json.loads(run(home, "ask", "How many weeks of paid parental leave do employees receive?", "--user", "alice", "--json").stdout)
+    assert out["answer"].startswith("I don't know") and out["citations"] == [] and out["abstained"] is True
+    assert [s["doc_id"] for s in out["see_also"]] == [doc["doc_id"]]
+    assert out["abstention"]["reason"] and out["abstention"]["scores"]["overlap"] < out["abstention"]["thresholds"]["min_overlap"]
+    text = run(home, "ask", "How many weeks of paid parental leave do employees receive?", "--user", "alice").stdout
+    assert "see also: Travel memo" in text and "[1]" not in text
+
+
 def test_unknown_user_is_a_clear_error(cli_home) -> None:  # type: ignore[no-untyped-def]
     home, _, _ = cli_home
     proc = run(home, "ask", "hi", "--user", "mallory", check=False)

@@ -193,10 +193,10 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     assert not errors(carol), errors(carol)
     shown = assistant_text(carol)
     assert "Tobias" not in shown and "Hallberg" not in shown and SSN not in texts(carol)
-    assert "I don't know" in shown and not carol.expander
+    assert "I don't know" in shown and all(e.label.startswith("See also") for e in carol.expander)
     assert "withheld" not in shown
     carol_result = carol.session_state["chat_history"][-1]["result"]
-    assert not {c.doc_id for c in carol_result.citations} & hr_docs
+    assert not {c.doc_id for c in carol_result.citations + carol_result.see_also} & hr_docs
     record = audit_records(home, record_id=carol_result.audit_id)[0]
     assert not {c["doc_id"] for c in record["payload"]["cited"]} & hr_docs, "no hr chunk reached carol"
     assert {w["doc_id"] for w in record["payload"]["withheld"]} & hr_docs, "they were withheld, and audited"
@@ -205,12 +205,30 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     carol.chat_input[0].set_value(TRAVEL["question"]).run()
     answer = plain([m.value for m in carol.chat_message[-1].markdown][0])
     assert "EUR 42" in answer and "[1]" in answer
-    first = carol.expander[0]
+    first = carol.chat_message[-1].expander[0]  # the earlier turn's see-also passages come first on the page
     assert plain(first.label).startswith("[1] Business travel and expenses policy")
     passage = plain("\n".join(m.value for m in first.markdown))
     assert "within <LOCATION> is EUR 42" in passage and "Germany" not in passage
     assert passage.startswith("**Meals and per diem**"), "the chunk's heading is a bold line, not a page heading"
     assert len(carol.chat_message) == 4, "the chat keeps its history"
+
+
+def test_chat_says_i_dont_know_and_offers_see_also_passages_uncited(home):
+    """bob may not read the restricted salary review: no answer, no citation, the closest passages he may read."""
+    bob = sign_in(app_test(home), "bob")
+    bob.chat_input[0].set_value("At what percentage of base payroll was the 2024 salary review budget set?").run()
+    assert not errors(bob), errors(bob)
+    answer = plain([m.value for m in bob.chat_message[-1].markdown][0])
+    assert answer.startswith("I don't know") and "[1]" not in answer and "EUR 400" not in answer
+    result = bob.session_state["chat_history"][-1]["result"]
+    assert result.citations == [] and result.see_also
+    labels = [plain(e.label) for e in bob.expander]
+    assert labels == [f"See also: {c.title}" for c in result.see_also], "see-also passages only, none shown as a source"
+    assert "did not answer the question" in assistant_text(bob)
+    passage = plain("\n".join(m.value for m in bob.expander[0].markdown))
+    assert passage and "salary review" not in passage.lower()
+    record = audit_records(home, record_id=result.audit_id)[0]
+    assert record["payload"]["abstention"]["abstained"] and record["payload"]["cited"] == []
 
 
 # --- audit trail ----------------------------------------------------------------------------------
@@ -252,6 +270,19 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
     assert asked.audit_id in {r["record_id"] for r in lines} and len(lines) >= total
     rows = list(csv.DictReader(io.StringIO(at.session_state["export_csv"])))
     assert asked.audit_id in {r["record_id"] for r in rows} and len(rows) == len(lines)
+
+
+def test_audit_trail_drill_down_says_an_answer_abstained_and_why(home):
+    ledger = make_ledger(home)
+    asked = ask(ledger, ledger.policy.principal("bob"), "At what percentage of base payroll was the 2024 salary review budget set?")
+    assert not asked.knows and asked.see_also
+    at = sign_in(app_test(home), "alice")
+    at.switch_page(AUDIT).run()
+    next(w for w in at.text_input if w.label == "Record id to inspect").input(asked.audit_id).run()
+    shown = texts(at)
+    assert "**Abstained**" in shown and asked.abstention["reason"] in shown
+    see_also = at.dataframe[1].value
+    assert list(see_also["chunk_id"]) == [c.chunk_id for c in asked.see_also] and "(erased)" not in set(see_also["title"])
 
 
 def test_audit_trail_offers_a_records_inclusion_proof(home):

@@ -93,6 +93,8 @@ BROKEN = [
     ("policy.yaml", "version: [unclosed\n", "line"),
     ("policy.yaml", "groups: [hr]\nanalyzed_entities: [PERSON]\n", "version"),
     ("policy.yaml", "version: x\ngroups: [HR Team]\nanalyzed_entities: []\n", "groups"),
+    ("policy.yaml", "version: x\ngroups: [hr]\nanalyzed_entities: []\nabstention: {min_overlap: 1.5}\n", "abstention.min_overlap"),
+    ("policy.yaml", "version: x\ngroups: [hr]\nanalyzed_entities: []\nabstention: {min_similarty: 0.3}\n", "abstention.min_similarty"),
     ("roles.yaml", "roles:\n  r:\n    permissions: [ask, fly]\n    redaction: strict\n", "roles.r.permissions"),
     ("roles.yaml", "roles:\n  r:\n    permissions: [ask]\n    redaction: nonexistent\n", "roles.r.redaction"),
     ("roles.yaml", "roles:\n  r:\n    permissions: [ask]\n", "roles.r.redaction"),

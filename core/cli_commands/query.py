@@ -21,12 +21,16 @@ def ask_cmd(question: str, user: str, k: int, answerer: str | None, as_json: boo
     result = ask(ledger, ledger.policy.principal(user), question, k=k, answerer=answerer)
     if as_json:
         d = result.as_dict()
-        emit({"answer": d["answer"], "citations": [{k: c[k] for k in ("n", "doc_id", "chunk_id", "title", "score")} for c in d["citations"]],
-              "redactions": d["redactions"], "audit_id": d["audit_id"], "latency_ms": d["latency_ms"]}, True)
+        brief = ("n", "doc_id", "chunk_id", "title", "score")
+        emit({"answer": d["answer"], "citations": [{k: c[k] for k in brief} for c in d["citations"]],
+              "see_also": [{k: c[k] for k in brief} for c in d["see_also"]], "abstained": not d["knows"],
+              "abstention": d["abstention"], "redactions": d["redactions"], "audit_id": d["audit_id"], "latency_ms": d["latency_ms"]}, True)
         return
     click.echo(result.answer)
     for c in result.citations:
         click.echo(f"  [{c.n}] {c.title} ({c.doc_id}/{c.chunk_id}, score {c.score:.4f}){'' if c.used else '  (not quoted)'}")
+    for c in result.see_also:  # abstained: the closest passages, not cited as sources
+        click.echo(f"  see also: {c.title} ({c.doc_id}/{c.chunk_id}, score {c.score:.4f})")
     if result.redactions:
         click.echo("  redacted: " + redaction_counts(result.redactions))
     click.echo(f"  audit record {result.audit_id}")
