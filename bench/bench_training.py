@@ -39,7 +39,7 @@ def timed(figures: dict, key: str, fn):  # type: ignore[no-untyped-def]
 def main() -> None:
     from core.answerers.generative import build_messages, generate, load_local
     from core.datasets import build_dataset
-    from core.registry import promote
+    from core.model_lifecycle import promote
     from core.retrieval import retrieve
     from core.training.bases import GENERATOR_BASE_ID, base_path
     from core.training.jobs import train

@@ -21,7 +21,7 @@ from core.policy import Principal
 from core.question_redaction import redact_question as stored_question
 from core.redaction import Redactor, guard, redact_shown, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
-from core.serving import check_serving
+from core.serving import check_serving, production_answerer
 from core.url_guard import keep_cited_urls
 
 MAX_QUESTION_CHARS = 2000
@@ -106,7 +106,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         passages.append(Passage(n, title, text, hit.fused, hit.vector_score))
         citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, title, round(hit.fused, 5), text))
 
-    engine = get_answerer(answerer or ledger.default_answerer())
+    engine = get_answerer(answerer or production_answerer(ledger))
     result = engine.answer(question, passages)
     rule = ledger.policy.files.abstention
     decision = decide(question, passages, result.used, result.knows, rule)

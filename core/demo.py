@@ -125,7 +125,8 @@ def _documents(ledger: Ledger, operator: Principal, say: Progress) -> StepResult
 
 def _embedder(ledger: Ledger, say: Progress) -> StepResult:
     from core.datasets import build_dataset, list_datasets
-    from core.registry import list_checkpoints, production, promote, propose
+    from core.model_lifecycle import promote
+    from core.registry import list_checkpoints, production, propose
     from core.training.jobs import train
 
     dave, alice = ledger.policy.principal(TRAINER), ledger.policy.principal(APPROVER)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +44,11 @@ class AlreadyErased(RagLedgerError):
 class ConfirmationRequired(RagLedgerError):
     """A subject purge runs only after its matches were previewed and the subject typed to confirm."""
 
+
+
+def journal_path(ledger: Ledger, request_id: str) -> Path:
+    """Where a purge in progress keeps its journal (core/purge.py writes it; requests check for it)."""
+    return ledger.settings.journal_dir / f"{request_id}.json"
 
 def request_key_ref(request_id: str) -> str:
     return f"req:{request_id}"
@@ -314,8 +320,6 @@ def end_request(ledger: Ledger, principal: Principal, request_id: str, reason: s
 
 
 def _close(ledger: Ledger, principal: Principal, request: dict[str, Any], reason: str, status: str = "cancelled") -> None:
-    from core.purge import journal_path  # the journal belongs to execution
-
     rid = request["request_id"]
     if request["status"] not in OPEN:
         raise RagLedgerError(f"request {rid} is {request['status']}", hint=f"only open requests can be {status}")
@@ -342,7 +346,6 @@ def close_superseded(ledger: Ledger, principal: Principal, certified_id: str, su
         other = subject_of(ledger, rid)
         if other is None or not (_mentions(subject, other) or _mentions(other, subject)):
             continue
-        from core.purge import journal_path
 
         if journal_path(ledger, rid).exists():
             continue  # being executed: it certifies (and destroys its key) itself

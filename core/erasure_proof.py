@@ -15,16 +15,17 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from core.chunk_store import id_predicate
-from core.erasure import get_request, now
-from core.erasure_targets import Targets, find_matches
-from core.subject_match import normalise
+from core.erasure import get_request, now, request_key_ref
 from core.erasure_events import ErasureStep
 from core.erasure_impact import describe, performed
-from core.safe_text import inert_label
 from core.erasure_tables import ErasureRequest
+from core.erasure_targets import Targets, find_matches
 from core.ledger import Ledger
 from core.policy import Principal
 from core.retrieval import retrieve
+from core.safe_text import inert_label
+from core.sealing import load_keys, unseal
+from core.subject_match import normalise
 
 
 def verify_retrieval(ledger: Ledger, probes: list[str], erased_chunk_ids: list[str], max_probes: int = 8,
@@ -206,8 +207,17 @@ def certificate_hash(cert: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def sealed_documents(ledger: Ledger, journal: dict[str, Any]) -> list[dict[str, Any]]:
+    """The affected documents as the certificate names them (sealed in the journal under the request key)."""
+    if "documents" not in journal:  # a journal written before documents were listed
+        return []
+    ref = request_key_ref(journal["request_id"])
+    with ledger.engine.connect() as conn:
+        data = unseal(journal["documents"], [ref], load_keys(conn, [ref]))
+    return data["documents"] if data else []
+
+
 def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-    from core.purge import sealed_documents  # the journal belongs to execution
 
     s = journal["stats"]
     cert: dict[str, Any] = {

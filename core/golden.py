@@ -165,10 +165,11 @@ def _score(ledger: Ledger, officer: Principal, who: Principal, questions: list[G
         retrieved = {h.row["doc_id"] for h in retrieve(ledger, who, q.question, k).hits}
         result = ask(ledger, who, q.question, k=k, simulated_by=officer)
         cited = [c.doc_id for c in result.citations if c.used] or [c.doc_id for c in result.citations]
-        shown = " ".join([result.answer, *(c.text for c in result.citations)]).casefold()
+        # Everything the principal was shown: the answer, its citations and any see-also passages.
+        shown = " ".join([result.answer, *(c.text for c in result.shown)]).casefold()
         score.stale += sum(1 for fact in q.stale if fact.casefold() in shown)
         if not readable:
-            score.leaks += int(doc.doc_id in retrieved or doc.doc_id in cited)
+            score.leaks += int(doc.doc_id in retrieved or doc.doc_id in {c.doc_id for c in result.shown})
             continue
         score.readable += 1
         score.abstained += int(not result.knows)

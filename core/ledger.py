@@ -88,14 +88,6 @@ class Ledger:
         self.__dict__.setdefault("_index_seen", index)
         return Embedder(index["embedder_path"], index["embedder_id"])
 
-    def default_answerer(self) -> str:
-        """The answerer the chat uses when none is named: the production generator checkpoint of the
-        model registry when one is promoted (policy `flagged_models_may_serve` decides whether a flagged
-        one still serves), else "extractive"."""
-        from core.serving import production_answerer
-
-        return production_answerer(self)
-
     def warm_up(self) -> None:
         """Load the models now (seconds), so the first question of a session is not the slow one."""
         from core import pii

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from core import asked_about
 from core.actions import PURGE
 from core.chunk_store import id_predicate
-from core.erasure import AlreadyErased, ConfirmationRequired, Targets, find_targets, get_request, now, request_key_ref, subject_of
+from core.erasure import AlreadyErased, ConfirmationRequired, Targets, find_targets, get_request, journal_path, now, request_key_ref, subject_of
 from core.erasure_events import ErasureStep
 from core.erasure_impact import affected, for_certificate, measure, upload_files
 from core.erasure_impact import documents as affected_documents
@@ -38,10 +38,6 @@ from core.tables import DocumentRow, utcnow
 STEPS = ("plan", "lance", "registry", "uploads", "keys", "models", "sql_compact", "verify", "certificate")
 CRASH_ENV = "RAGLEDGER_PURGE_CRASH_AFTER"  # test hook: SIGKILL this process right after the named step
 Progress = Callable[[str, int, int], None]
-
-
-def journal_path(ledger: Ledger, request_id: str) -> Path:
-    return ledger.settings.journal_dir / f"{request_id}.json"
 
 
 def _save(ledger: Ledger, journal: dict[str, Any]) -> None:
@@ -100,16 +96,6 @@ def _check_executable(request: dict[str, Any]) -> None:
 
 def _targets(journal: dict[str, Any]) -> Targets:
     return Targets(**journal["targets"])
-
-
-def sealed_documents(ledger: Ledger, journal: dict[str, Any]) -> list[dict[str, Any]]:
-    """The affected documents as the certificate names them (sealed in the journal under the request key)."""
-    if "documents" not in journal:  # a journal written before documents were listed
-        return []
-    ref = request_key_ref(journal["request_id"])
-    with ledger.engine.connect() as conn:
-        data = unseal(journal["documents"], [ref], load_keys(conn, [ref]))
-    return data["documents"] if data else []
 
 
 def _probes(ledger: Ledger, journal: dict[str, Any]) -> list[str]:

@@ -291,7 +291,7 @@ def production(ledger: Ledger, kind: str, *, may_serve_flagged: bool = False) ->
     return _info(dict(row)) if row else None
 
 
-def _set_stage(ledger: Ledger, checkpoint_id: str, **values: Any) -> None:
+def set_stage(ledger: Ledger, checkpoint_id: str, **values: Any) -> None:
     t = Checkpoint.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
         conn.execute(update(t).where(t.c.checkpoint_id == checkpoint_id).values(**values, updated_at=utcnow()))
@@ -303,41 +303,9 @@ def propose(ledger: Ledger, principal: Principal, checkpoint_id: str) -> Checkpo
     info = get_checkpoint(ledger, checkpoint_id)
     if info.stage != "candidate":
         raise CheckpointError(f"{checkpoint_id} is {info.stage}; only candidates can be proposed", hint="retrain flagged checkpoints")
-    _set_stage(ledger, checkpoint_id, proposed_by=principal.name)
+    set_stage(ledger, checkpoint_id, proposed_by=principal.name)
     ledger.audit.append(CheckpointStageChanged(actor=principal.name, actor_role=principal.role, checkpoint_id=checkpoint_id,
                                                from_stage="candidate", to_stage="candidate (proposed)"))
-    return get_checkpoint(ledger, checkpoint_id)
-
-
-def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str, progress=None) -> CheckpointInfo:  # type: ignore[no-untyped-def]
-    """Move a checkpoint to approved, production or archived (compliance only). Promoting an embedder
-    to production re-embeds the corpus into a new index and switches to it; the previous production
-    checkpoint of the same kind is archived."""
-    require_audited(ledger, principal, MODELS_APPROVE.name, checkpoint_id)
-    if stage not in ("approved", "production", "archived"):
-        raise CheckpointError(f"cannot promote to {stage!r}", hint="use approved, production or archived; flag with `models flag`")
-    info = get_checkpoint(ledger, checkpoint_id)
-    if info.stage == "flagged" and stage != "archived":
-        raise CheckpointError(f"{checkpoint_id} is flagged: {info.flag_reason}", hint=f"retrain it: `ragledger models retrain {checkpoint_id}`")
-    if info.stage == stage:
-        return info
-    if stage == "production" and verify_checkpoint(ledger, principal, checkpoint_id):
-        raise CheckpointError(f"{checkpoint_id}'s files no longer match their sha256", hint="re-register the checkpoint from a good copy")
-    table = None
-    if stage == "production":
-        if info.kind == "embedder" and ledger.active_index().get("embedder_id") != checkpoint_id:
-            from core.serving import switch_embedder
-
-            table = switch_embedder(ledger, info, progress)  # (already serving after a fallback: nothing to re-embed)
-        current = production(ledger, info.kind)
-        if current is not None:
-            _set_stage(ledger, current.checkpoint_id, stage="archived")
-            ledger.audit.append(CheckpointStageChanged(actor=principal.name, actor_role=principal.role, checkpoint_id=current.checkpoint_id,
-                                                       from_stage="production", to_stage="archived"))
-    extra = {"approved_by": principal.name} if stage in ("approved", "production") else {}
-    _set_stage(ledger, checkpoint_id, stage=stage, **extra)
-    ledger.audit.append(CheckpointStageChanged(actor=principal.name, actor_role=principal.role, checkpoint_id=checkpoint_id,
-                                               from_stage=info.stage, to_stage=stage, index_table=table))
     return get_checkpoint(ledger, checkpoint_id)
 
 
@@ -345,7 +313,7 @@ def restore_production(ledger: Ledger, actor: tuple[str, str], info: CheckpointI
     """An embedder fallback (core/serving.py) serves `info` again: it served in production before,
     approved by compliance, so it is the production checkpoint again and the registry says what
     serves (a later promotion archives it as usual)."""
-    _set_stage(ledger, info.checkpoint_id, stage="production")
+    set_stage(ledger, info.checkpoint_id, stage="production")
     ledger.audit.append(CheckpointStageChanged(actor=actor[0], actor_role=actor[1], checkpoint_id=info.checkpoint_id,
                                                from_stage=info.stage, to_stage="production", index_table=table))
 
@@ -362,7 +330,7 @@ def flag(ledger: Ledger, principal: Principal, checkpoint_id: str, reason: str) 
         raise CheckpointError("a flag needs a reason", hint="say why retraining is required")
     info = get_checkpoint(ledger, checkpoint_id)
     if info.stage != "flagged":
-        _set_stage(ledger, checkpoint_id, stage="flagged", prior_stage=info.stage, flag_reason=reason.strip())
+        set_stage(ledger, checkpoint_id, stage="flagged", prior_stage=info.stage, flag_reason=reason.strip())
         ledger.audit.append(CheckpointsFlagged(actor=principal.name, actor_role=principal.role, checkpoint_ids=[checkpoint_id], reason=reason.strip()))
     return get_checkpoint(ledger, checkpoint_id)
 
@@ -418,33 +386,3 @@ def _flag_docs(ledger: Ledger, doc_ids: list[str], request_id: str | None, reaso
         ledger.audit.append(CheckpointsFlagged(actor=actor[0], actor_role=actor[1], checkpoint_ids=changed, dataset_ids=datasets,
                                                request_id=request_id, reason=reason))
     return [c[0] for c in ckpts]
-
-
-def retrain(ledger: Ledger, principal: Principal, checkpoint_id: str, progress=None, hyper: dict[str, Any] | None = None) -> CheckpointInfo:  # type: ignore[no-untyped-def]
-    """Rebuild the checkpoint's dataset without documents that are no longer active, train the same
-    kind with the same hyperparameters, and register the result as its replacement."""
-    require_audited(ledger, principal, MODELS_TRAIN.name, checkpoint_id)
-    from core.datasets import build_dataset
-    from core.training.jobs import train
-
-    info = get_checkpoint(ledger, checkpoint_id)
-    old = get_dataset(ledger, info.dataset_id)
-    if old.source != "built":
-        raise CheckpointError(f"{checkpoint_id} was trained elsewhere on dataset {old.dataset_id}",
-                              hint="retrain it where it was trained, then register the new folder with `ragledger models register`")
-    docs = dataset_doc_ids(ledger, old.dataset_id)
-    erased = sorted(set(docs) - active_doc_ids(ledger, docs))
-    filters = dict(old.filters)
-    kept_ids = [d for d in filters.get("doc_ids", []) if d not in erased] or None
-    if filters.get("doc_ids") and not kept_ids:
-        raise CheckpointError("every document of the dataset was erased", hint="build a new dataset from other documents")
-    dataset = build_dataset(ledger, principal, old.kind, name=f"{old.name}-rebuilt", groups=filters.get("groups"),
-                            max_classification=filters.get("max_classification"), doc_ids=kept_ids,
-                            redaction_profile=old.redaction_profile, params=old.params,
-                            exclude_doc_ids=sorted(set(erased) | set(filters.get("exclude_doc_ids", []))),
-                            rebuilt_from=old.dataset_id, progress=progress)
-    t = TrainingRun.__table__  # type: ignore[attr-defined]
-    with ledger.engine.connect() as conn:
-        run = conn.execute(select(t.c.hyperparams).where(t.c.run_id == info.run_id)).first()
-    params = {**(json.loads(run[0]) if run else {}), **(hyper or {})}
-    return train(ledger, principal, info.kind, dataset.dataset_id, hyper=params, progress=progress, replaces=checkpoint_id)

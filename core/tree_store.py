@@ -79,7 +79,7 @@ def mark_published(conn: Connection, note: str) -> None:
 
 def backfill(conn: Connection) -> None:
     """Migration m301: the records already stored become leaves 0..n-1, in seq order."""
-    from core.audit import canonical_bytes
+    from core.audit_canonical import canonical_bytes
     from core.merkle import leaf_hash
     from core.tables import AuditRecord
 

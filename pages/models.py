@@ -13,7 +13,8 @@ import streamlit as st
 from core import background
 from core.datasets import build_dataset, list_datasets
 from core.lineage import checkpoint_lineage, document_lineage, lineage_graph
-from core.registry import list_checkpoints, promote, propose, retrain
+from core.model_lifecycle import promote, retrain
+from core.registry import list_checkpoints, propose
 from core.serving import embedder_status, fall_back_now, flagged_serving
 from core.training.jobs import train
 from pages.common import page_guard, run_core

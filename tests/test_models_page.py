@@ -176,7 +176,8 @@ def test_a_double_click_starts_one_job(home) -> None:
 def test_flagged_production_embedder_says_what_serves_instead(home) -> None:
     """After a manual flag the page says what serving falls back to and offers compliance the rebuild."""
     from core.embedder import BASE_MODEL_ID
-    from core.registry import flag, promote
+    from core.model_lifecycle import promote
+    from core.registry import flag
 
     ledger = make_ledger(home["home"])
     promote(ledger, ledger.policy.principal("alice"), home["ckpt"], "production")

@@ -21,11 +21,11 @@ from core.registry import (
     flag_documents,
     flag_for_erasure,
     list_checkpoints,
-    promote,
     propose,
     register_external,
     verify_checkpoint,
 )
+from core.model_lifecycle import promote
 from registry_support import chunk_refs, embedder_folder, erase_document, ingest_tidal, registry_counts, tidal_home, write_manifest
 
 

@@ -20,7 +20,8 @@ from core.datasets import build_dataset
 from core.embedder import BASE_MODEL_ID
 from core.erasure import create_request
 from core.errors import AccessDenied
-from core.registry import flag, get_checkpoint, promote
+from core.model_lifecycle import promote
+from core.registry import flag, get_checkpoint
 from core.serving import EmbedderFlagged, embedder_status, fall_back_now, flagged_serving
 from core.training.jobs import train
 from registry_support import tidal_home

@@ -19,7 +19,9 @@ from core.ask import ask
 from core.config import REPO_ROOT
 from core.datasets import build_dataset, dataset_doc_ids, get_dataset
 from core.lineage import checkpoint_lineage, document_lineage
-from core.registry import flag_for_erasure, get_checkpoint, promote, retrain, sha256_file
+from core.model_lifecycle import promote, retrain
+from core.registry import flag_for_erasure, get_checkpoint, sha256_file
+from core.serving import production_answerer
 from core.training.jobs import train
 from registry_support import erase_document, tidal_home
 
@@ -101,9 +103,9 @@ def test_promoted_embedder_reembeds_into_a_new_index_and_is_named_in_audit(train
 def test_chat_answer_served_by_promoted_generator_names_it(trained) -> None:
     ledger, ckpt = trained["ledger"], trained["generator"]
     alice, dave = ledger.policy.principal("alice"), ledger.policy.principal("dave")
-    assert ledger.default_answerer() == "extractive"
+    assert production_answerer(ledger) == "extractive"
     promote(ledger, alice, ckpt.checkpoint_id, "production")
-    assert ledger.default_answerer() == ckpt.checkpoint_id
+    assert production_answerer(ledger) == ckpt.checkpoint_id
     result = ask(ledger, dave, "How often is the main shaft bearing greased?")
     assert result.answerer == ckpt.checkpoint_id and result.knows
     assert any(f"[{c.n}]" in result.answer for c in result.citations if c.used)  # generated, and still cited
@@ -122,13 +124,13 @@ def test_flagged_generator_serves_only_if_policy_allows(trained, tmp_path) -> No
     erase_document(ledger, marine)
     flagged = flag_for_erasure(ledger, [marine], "era_test0001", "trained on data erased by era_test0001")
     assert sorted(flagged) == sorted([trained["embedder"].checkpoint_id, gen.checkpoint_id])
-    assert ledger.default_answerer() == "extractive"  # policy.yaml: flagged_models_may_serve: false
+    assert production_answerer(ledger) == "extractive"  # policy.yaml: flagged_models_may_serve: false
     policies = shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies")
     data = yaml.safe_load((policies / "policy.yaml").read_text())
     data["flagged_models_may_serve"] = True
     (policies / "policy.yaml").write_text(yaml.safe_dump(data))
     lenient = make_ledger(ledger.settings.home, ledger.settings.database_url, policies=policies)
-    assert lenient.default_answerer() == gen.checkpoint_id
+    assert production_answerer(lenient) == gen.checkpoint_id
 
 
 def test_retrain_replaces_the_flagged_checkpoint_without_the_erased_document(trained) -> None:

@@ -174,7 +174,7 @@ def models_propose(checkpoint_id: str, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_promote(checkpoint_id: str, stage: str, as_json: bool, user: str) -> None:
     """Approve, promote to production (an embedder re-embeds the corpus first) or archive (compliance)."""
-    from core.registry import promote
+    from core.model_lifecycle import promote
 
     ledger = open_ledger()
     c = promote(ledger, ledger.policy.principal(user), checkpoint_id, stage, progress=None if as_json else _progress)
@@ -222,7 +222,7 @@ def models_fallback(as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_retrain(checkpoint_id: str, as_json: bool, user: str) -> None:
     """Rebuild the dataset without erased documents, retrain, and link the replacement."""
-    from core.registry import retrain
+    from core.model_lifecycle import retrain
 
     ledger = open_ledger()
     c = retrain(ledger, ledger.policy.principal(user), checkpoint_id, progress=None if as_json else _progress)
