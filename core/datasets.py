@@ -38,7 +38,7 @@ from core.ledger import Ledger
 from core.pii import Span
 from core.policy import Principal
 from core.policy_models import CLASSIFICATION_LEVELS, class_rank
-from core.redaction import Redactor
+from core.redaction import Redactor, redact_stored
 from core.registry_events import DatasetBuilt
 from core.registry_tables import DatasetRow, DatasetVersion
 from core.tables import DocumentRow
@@ -270,7 +270,7 @@ def build_dataset(
     texts = {}
     for c in chunks:
         redactor = Redactor(profile, ledger.redaction_secret, ledger.policy.redaction.allowlist)  # one per chunk: pseudonyms never link people across chunks
-        title = redactor.redact(c["title"], [Span.from_dict(s) for s in json.loads(c.get("title_spans") or "[]")])
+        title = redact_stored(redactor, c["title"], c.get("title_spans"))
         texts[c["chunk_id"]] = (title, redactor.redact(c["text"], [Span.from_dict(s) for s in spans_of(c)]))
     if progress:
         progress("building examples", 1, 3)

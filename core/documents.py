@@ -14,7 +14,7 @@ from core.policy import Principal
 from core.tables import DocumentRow
 from core.guard import require_audited
 from core.pii import Span
-from core.redaction import Redactor, redactor_for
+from core.redaction import Redactor, redact_stored, redactor_for
 
 
 def _as_dict(row: DocumentRow) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def list_documents(ledger: Ledger, principal: Principal, *, include_erased: bool
     visible = [d for d in docs if principal.can_see(d["groups"], d["classification"])]
     redactor = redactor_for(ledger, principal)
     for d in visible:
-        d["title"] = redactor.redact(d["title"], [Span.from_dict(s) for s in json.loads(d.pop("title_spans") or "[]")])
+        d["title"] = redact_stored(redactor, d["title"], d.pop("title_spans"))
         d.pop("source_key", None)  # may hold a personal file name; an internal key only
         d.pop("meta", None)  # raw front matter (e.g. an unredacted title)
         d["owner"] = owner_as_seen(redactor, d["owner"])

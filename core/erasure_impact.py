@@ -22,7 +22,7 @@ from core.erasure_targets import Match, Targets
 from core.ledger import Ledger
 from core.pii import Span
 from core.policy import Principal
-from core.redaction import redactor_for
+from core.redaction import redact_stored, redactor_for
 from core.sealing import key_ref_for_doc, load_keys
 from core.tables import AuditRecord, DocumentRow
 
@@ -138,7 +138,7 @@ def documents(ledger: Ledger, officer: Principal, targets: Targets, matches: lis
             shown.append({"where": f"chunk {r['ord'] + 1}",
                           "passage": redactor.redact(text, spans).replace("\n", " ⏎ ") + ("…" if len(r["text"]) > PASSAGE_CHARS else "")})
         out.append({
-            "doc_id": d, "title": redactor.redact(row["title"], [Span.from_dict(s) for s in json.loads(row["title_spans"] or "[]")]),
+            "doc_id": d, "title": redact_stored(redactor, row["title"], row["title_spans"]),
             "title_names_subject": d in titled,
             "groups": json.loads(row["groups"] or "[]"), "classification": row["classification"],
             "erased": "whole" if d in targets.doc_ids else "partly",

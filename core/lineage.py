@@ -17,9 +17,8 @@ from core.datasets import get_dataset
 from core.errors import NotFound
 from core.guard import require_audited
 from core.ledger import Ledger
-from core.pii import Span
 from core.policy import Principal
-from core.redaction import redactor_for
+from core.redaction import redact_stored, redactor_for
 from core.registry import get_checkpoint
 from core.registry_tables import Checkpoint, DatasetRow, TrainingRun
 from core.tables import AuditRecord, DocumentRow
@@ -57,7 +56,7 @@ def _doc_titles(ledger: Ledger, principal: Principal, doc_ids: list[str]) -> dic
             out[d] = {"doc_id": d, "status": "missing", "title": None}
             continue
         visible = r["status"] == "active" and principal.can_see(json.loads(r["groups"]), r["classification"])
-        title = redactor.redact(r["title"], [Span.from_dict(s) for s in json.loads(r["title_spans"] or "[]")]) if visible else None
+        title = redact_stored(redactor, r["title"], r["title_spans"]) if visible else None
         out[d] = {"doc_id": d, "status": r["status"], "title": title}
     return out
 

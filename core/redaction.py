@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections import Counter
 
 from typing import TYPE_CHECKING
@@ -111,6 +112,12 @@ class Redactor:
             digest = hmac.new(self.secret, value.strip().lower().encode(), hashlib.sha256).hexdigest()[:12]
             return f"<{entity_type}#{digest}>"
         raise ValueError(f"unknown operator {rule.operator!r}")  # unreachable: policy validation forbids it
+
+
+def redact_stored(redactor: Redactor, text: str, spans_json: str | None) -> str:
+    """`text` redacted for the redactor's principal from its spans as stored (JSON: a title's
+    `title_spans`, a chunk's `pii_spans`): the one way lists, lineage, datasets and erasure show titles."""
+    return redactor.redact(text, [Span.from_dict(s) for s in json.loads(spans_json or "[]")])
 
 
 def spans_in_window(spans: list[Span], start: int, end: int) -> list[Span]:
