@@ -267,7 +267,9 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
     _widget("Prepare CSV export", at.button).click().run()
     assert {b.label for b in at.download_button} == {"Download JSONL", "Download CSV", "Download JSONL manifest", "Download CSV manifest"}
     lines = [json.loads(line) for line in at.session_state["export_jsonl"].splitlines() if line.strip()]
-    assert asked.audit_id in {r["record_id"] for r in lines} and len(lines) >= total
+    # The export honours the page's filters (Kind: answer) and its manifest says so.
+    assert {r["record_id"] for r in lines} == set(trail["record_id"]) and asked.audit_id in {r["record_id"] for r in lines}
+    assert at.session_state["export_jsonl_manifest"]["filters"] == {"kinds": ["answer"]} and total > len(lines)
     rows = list(csv.DictReader(io.StringIO(at.session_state["export_csv"])))
     assert asked.audit_id in {r["record_id"] for r in rows} and len(rows) == len(lines)
 
