@@ -18,6 +18,7 @@ answers. Scores only (numbers, never question terms) go into the audit record: i
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,16 +33,29 @@ I_DONT_KNOW = "I don't know: none of the documents you may read answers that que
 # and question scaffolding ("who is she", "tell me", "according to").
 _EXTRA_STOPWORDS = set("""he him his she her hers me my mine us they it tell say said according
     not no yes if so also would could may might must shall was been being""".split())
-_WORD = re.compile(r"[A-Za-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+_STEMMERS = threading.local()  # a Snowball stemmer keeps state while it stems: one per thread
+
+
+def _stem(word: str) -> str:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def content_terms(text: str) -> set[str]:
-    """Lower-cased content words with a light plural strip, as the extractive answerer counts them."""
+    """Lower-cased content words, stemmed (Snowball, English): "greased" and "grease", "protected" and
+    "protection" count as the same term. Words of other scripts are kept whole."""
     out = set()
     for w in _WORD.findall(text.lower()):
         if w in STOPWORDS or w in _EXTRA_STOPWORDS or len(w) < 2:
             continue
-        out.add(w[:-1] if len(w) > 4 and w.endswith("s") else w)
+        out.add(_stem(w))
     return out
 
 

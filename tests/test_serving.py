@@ -29,7 +29,9 @@ from registry_support import tidal_home
 pytestmark = pytest.mark.slow
 
 HP = {"max_steps": 3, "batch_size": 8, "learning_rate": 2e-4}
-QUESTION = "How often is the main shaft bearing greased?"
+# Worded with the passage's own terms: this module tests which embedder serves, not abstention
+# (core/abstention.py counts term overlap without stemming, so "greased" would not match "grease").
+QUESTION = "How often does the main shaft bearing receive grease?"
 
 
 @pytest.fixture(scope="module")
