@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from core.cli import cli_hint, register_flags
+from core.cli_base import cli_hint, register_flags
 from core.erasure import close, confirm, create_request, get_request, preview, subject_of, subjects
 from core.erasure_impact import SUBJECT_IN_TITLE
 from core.erasure_proof import certificate_markdown
