@@ -37,26 +37,43 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 _STEMMERS = threading.local()  # a Snowball stemmer keeps state while it stems: one per thread
+# Snowball's algorithm per language of core/languages.py (Polish has none: its words are kept whole).
+_SNOWBALL = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian", "nl": "dutch", "sv": "swedish"}
+_STOPWORDS: dict[str, frozenset[str]] = {}
 
 
-def _stem(word: str) -> str:
-    stemmer = getattr(_STEMMERS, "english", None)
+def _stem(word: str, language: str) -> str:
+    algorithm = _SNOWBALL.get(language)
+    if algorithm is None:
+        return word
+    stemmer = getattr(_STEMMERS, algorithm, None)
     if stemmer is None:
         import snowballstemmer
 
-        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+        stemmer = snowballstemmer.stemmer(algorithm)
+        setattr(_STEMMERS, algorithm, stemmer)
     return stemmer.stemWord(word)
 
 
-def content_terms(text: str) -> set[str]:
-    """Lower-cased content words, stemmed (Snowball, English): "greased" and "grease", "protected" and
-    "protection" count as the same term. Words of other scripts are kept whole."""
-    out = set()
-    for w in _WORD.findall(text.lower()):
-        if w in STOPWORDS or w in _EXTRA_STOPWORDS or len(w) < 2:
-            continue
-        out.add(_stem(w))
-    return out
+def _stopwords(language: str) -> frozenset[str]:
+    """English: the extractive answerer's list and question scaffolding (what the thresholds were tuned
+    with); another language: spaCy's stop-word list for it (shipped with spaCy, no model needed)."""
+    if language not in _STOPWORDS:
+        if language == "en":
+            _STOPWORDS[language] = frozenset(STOPWORDS | _EXTRA_STOPWORDS)
+        else:
+            import importlib
+
+            module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+            _STOPWORDS[language] = frozenset(module.STOP_WORDS)
+    return _STOPWORDS[language]
+
+
+def content_terms(text: str, language: str = "en") -> set[str]:
+    """Lower-cased content words of `language`, stemmed (Snowball): "greased" and "grease",
+    "protected" and "protection" count as the same term."""
+    stop = _stopwords(language)
+    return {_stem(w, language) for w in _WORD.findall(text.lower()) if w not in stop and len(w) >= 2}
 
 
 @dataclass(frozen=True)
@@ -84,24 +101,25 @@ class Decision:
                 "thresholds": {"min_similarity": rule.min_similarity, "min_fused": rule.min_fused, "min_overlap": rule.min_overlap}}
 
 
-def support(question: str, passage: Passage) -> Support:
-    q = content_terms(question)
-    shown = content_terms(f"{passage.title}\n{passage.text}")
+def support(question: str, passage: Passage, language: str = "en") -> Support:
+    q = content_terms(question, language)
+    shown = content_terms(f"{passage.title}\n{passage.text}", language)
     overlap = len(q & shown) / len(q) if q else 0.0
     return Support(passage.n, passage.similarity, passage.score, overlap)
 
 
-def best_support(question: str, passages: list[Passage], used: list[int]) -> Support | None:
+def best_support(question: str, passages: list[Passage], used: list[int], language: str = "en") -> Support | None:
     """The chosen passage: of those the answer cites (all shown ones when it cites none), the best
     supported, by overlap first and similarity second."""
     pool = [p for p in passages if p.n in used] or passages
-    scored = [support(question, p) for p in pool]
+    scored = [support(question, p, language) for p in pool]
     return max(scored, key=lambda s: (s.overlap, s.similarity), default=None)
 
 
-def decide(question: str, passages: list[Passage], used: list[int], answerer_knows: bool, rule: "Abstention") -> Decision:
+def decide(question: str, passages: list[Passage], used: list[int], answerer_knows: bool, rule: "Abstention",
+           language: str = "en") -> Decision:
     """Answer or abstain. Any threshold missed abstains; the reason names the first one, with its score."""
-    chosen = best_support(question, passages, used)
+    chosen = best_support(question, passages, used, language)
     if chosen is None:
         return Decision(False, "no passage the asker may read was retrieved", None)
     if not answerer_knows:

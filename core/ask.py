@@ -14,6 +14,7 @@ from core.chunk_store import spans_of
 from core.errors import RagLedgerError
 from core.events import AnswerServed
 from core.guard import require_audited
+from core.languages import question_language
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.pii import Span
@@ -109,7 +110,8 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
     engine = get_answerer(answerer or production_answerer(ledger))
     result = engine.answer(question, passages)
     rule = ledger.policy.files.abstention
-    decision = decide(question, passages, result.used, result.knows, rule)
+    # Terms are compared in the question's language (its stop words and stems) when it is clear.
+    decision = decide(question, passages, result.used, result.knows, rule, language=question_language(question) or "en")
     see_also: list[Citation] = []
     if decision.answers:
         answer_text, guarded_answer = _guard(ledger, redactor, result.text)

@@ -21,6 +21,20 @@ from core.ledger import Ledger
 # the refusal outside demo mode set RAGLEDGER_DEMO_MODE=0 themselves (docs/accounts.md).
 os.environ["RAGLEDGER_DEMO_MODE"] = "1"
 
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():  # type: ignore[no-untyped-def]
+    """Streamlit's AppTest runs a page as `__main__` and leaves it there; a test that starts processes
+    with multiprocessing's "spawn" then makes every child re-run that page (and crash). Put pytest's
+    own `__main__` back after each test."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 PG_BASE = os.environ.get("RAGLEDGER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -26,7 +26,10 @@ def fresh_demo(demo_home, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def test_content_terms_drop_question_scaffolding_and_plurals() -> None:
-    assert content_terms("Who is she and how can she be reached in the offices?") == {"reached", "office"}
+    assert content_terms("Who is she and how can she be reached in the offices?") == {"reach", "offic"}  # Snowball stems
+    assert content_terms("greased") == content_terms("grease") and content_terms("protected") == content_terms("protection")
+    # A question in another language: that language's stop words and stems (German folds umlauts).
+    assert content_terms("Wie lang ist die Kündigungsfrist für Angestellte?", "de") == {"kundigungsfrist", "angestellt"}
 
 
 @pytest.mark.parametrize("question,passages,used,knows,answers,reason", [
