@@ -4,44 +4,27 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-from conftest import make_ledger, skip_or_fail
-from core.config import REPO_ROOT
+from conftest import make_ledger
 from core.erasure_impact import SUBJECT_IN_TITLE, TITLE_ERASED
-from ui_support import CHROMIUM, copy_home, free_port, launch_chromium, streamlit_server
+from ui_support import ARTIFACTS, browser_against, fill_sign_in, settle
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 WAIT_MS = 180_000
 SUBJECT = "Helena Marchetti"
 
 
-def settle(page) -> None:  # type: ignore[no-untyped-def]
+def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=WAIT_MS)
-
-
-def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).is_file():
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
-    from playwright.sync_api import expect, sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    home = copy_home(demo_home, tmp_path / "home")
-    with streamlit_server(home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
-        browser = launch_chromium(pw)
+    with browser_against(demo_home, tmp_path) as (base, browser, home):
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.set_default_timeout(WAIT_MS)
         try:
             page.goto(base)
-            page.get_by_role("textbox", name="User name").fill("alice")
-            page.get_by_role("textbox", name="Password").fill("alice-demo")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_text("Sign out").wait_for(timeout=WAIT_MS)
+            fill_sign_in(page, "alice", WAIT_MS)
             page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("Erasure")).click()
             settle(page)
             page.get_by_role("textbox", name=re.compile("Subject's e-mail")).fill(SUBJECT)
@@ -73,8 +56,6 @@ def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path)
             page.screenshot(path=str(ARTIFACTS / "erasure-failure.png"), full_page=True)
             print((tmp_path / "streamlit.log").read_text()[-4000:] if (tmp_path / "streamlit.log").exists() else "")
             raise
-        finally:
-            browser.close()
     ledger = make_ledger(home)
     from core.erasure import list_requests
 

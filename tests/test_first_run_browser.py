@@ -4,16 +4,12 @@ each page goes to test-artifacts/ (git-ignored) for a person to look at."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from conftest import skip_or_fail
-from core.config import REPO_ROOT
-from ui_support import CHROMIUM, PAGES, copy_home, expected_pages, free_port, launch_chromium, streamlit_server
+from ui_support import ARTIFACTS, PAGES, browser_against, expected_pages, fill_sign_in, settle
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 WAIT_MS = 120_000
 EMPTY_STATES = ["No checkpoints yet", "No erasure requests yet", "No questions in this period", "No models registered",
                 "No erasure requests.", "No documents stored", "Nothing was withheld in this period"]
@@ -30,30 +26,16 @@ SHOWS = {
 }
 
 
-def settle(page) -> None:  # type: ignore[no-untyped-def]
+def test_alice_sees_data_on_every_page_after_the_demo_load(demo_loaded_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=WAIT_MS)
-
-
-def test_alice_sees_data_on_every_page_after_the_demo_load(demo_loaded_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).is_file():
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
-    from playwright.sync_api import expect, sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    home = copy_home(demo_loaded_home, tmp_path / "home")
     specs = {p.path: p for p in PAGES}
-    with streamlit_server(home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
-        browser = launch_chromium(pw)
+    with browser_against(demo_loaded_home, tmp_path) as (base, browser, _home):
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.set_default_timeout(WAIT_MS)
         try:
             page.goto(base)
-            page.get_by_role("textbox", name="User name").fill("alice")
-            page.get_by_role("textbox", name="Password").fill("alice-demo")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_text("Sign out").wait_for(timeout=WAIT_MS)
+            fill_sign_in(page, "alice", WAIT_MS)
             expect(page.get_by_test_id("stToolbar").get_by_text("Deploy")).to_have_count(0)  # toolbarMode = "viewer"
             for path in expected_pages("alice"):
                 spec = specs[path]
@@ -90,7 +72,5 @@ def test_alice_sees_data_on_every_page_after_the_demo_load(demo_loaded_home, tmp
             page.screenshot(path=str(ARTIFACTS / "first-run-failure.png"), full_page=True)
             print((tmp_path / "streamlit.log").read_text()[-4000:] if (tmp_path / "streamlit.log").exists() else "")
             raise
-        finally:
-            browser.close()
     for path in expected_pages("alice"):
         assert (ARTIFACTS / f"first-run-{specs[path].url_path}-alice.png").stat().st_size > 10_000

@@ -5,32 +5,21 @@ denied" with a denial record in the audit log."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from conftest import make_ledger, skip_or_fail
+from conftest import make_ledger
 from core.browser_sessions import COOKIE
-from core.config import REPO_ROOT
-from ui_support import CHROMIUM, copy_home, free_port, launch_chromium, streamlit_server
+from ui_support import ARTIFACTS, browser_against, settle
+from ui_support import fill_sign_in as _fill
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 WAIT_MS = 90_000
 VERIFIES = re.compile(r"Hash chain verifies: \d+ records")
 
 
-def settle(page) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=WAIT_MS)
-
-
 def fill_sign_in(page, user: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("textbox", name="User name").fill(user)
-    page.get_by_role("textbox", name="Password").fill(f"{user}-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Sign out").wait_for(timeout=WAIT_MS)
+    _fill(page, user, WAIT_MS)
 
 
 def session_cookie(context) -> str | None:  # type: ignore[no-untyped-def]
@@ -38,14 +27,9 @@ def session_cookie(context) -> str | None:  # type: ignore[no-untyped-def]
 
 
 def test_deep_link_refresh_sign_out_and_a_denied_page(demo_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).is_file():
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    home = copy_home(demo_home, tmp_path / "home")
-    with streamlit_server(home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
-        browser = launch_chromium(pw)
+    with browser_against(demo_home, tmp_path) as (base, browser, home):
         context = browser.new_context(viewport={"width": 1280, "height": 1200})
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
@@ -91,7 +75,5 @@ def test_deep_link_refresh_sign_out_and_a_denied_page(demo_home, tmp_path) -> No
             page.screenshot(path=str(ARTIFACTS / "browser-session-failure.png"), full_page=True)
             print((tmp_path / "streamlit.log").read_text()[-4000:] if (tmp_path / "streamlit.log").exists() else "")
             raise
-        finally:
-            browser.close()
     denials = make_ledger(home).audit.records(kinds=["denial"], actor="carol")
     assert any(d["payload"]["target"] == "page:audit" for d in denials), denials

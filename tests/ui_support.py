@@ -207,3 +207,41 @@ def streamlit_server(home: Path, port: int, *, log: Path | None = None, timeout:
 def launch_chromium(playwright: Any) -> Any:
     """Debian's chromium through playwright (its own browser download cannot work here)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"  # screenshots of the browser tests
+
+
+@contextlib.contextmanager
+def browser_against(template: Path, tmp_path: Path) -> Iterator[tuple[str, Any, Path]]:
+    """Chromium and the app served over a private copy of the home `template`: yields (base URL,
+    browser, home). Skips without chromium outside CI and fails in CI (conftest.skip_or_fail)."""
+    from conftest import skip_or_fail
+
+    if not Path(CHROMIUM).is_file():
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    home = copy_home(template, tmp_path / "home")
+    with streamlit_server(home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            yield base, browser, home
+        finally:
+            browser.close()
+
+
+def settle(page: Any, wait_ms: int = 180_000) -> None:
+    """Wait until the script run is over (Streamlit shows a "Stop" button while it runs)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=wait_ms)
+
+
+def fill_sign_in(page: Any, user: str, wait_ms: int = 180_000) -> None:
+    """Sign in through the form on the page shown now, with the demo password."""
+    page.get_by_role("textbox", name="User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(demo_password(user))
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Sign out").wait_for(timeout=wait_ms)
