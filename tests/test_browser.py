@@ -15,7 +15,8 @@ import yaml
 
 from conftest import skip_or_fail
 from core.config import REPO_ROOT
-from ui_support import CHROMIUM, copy_home, free_port, launch_chromium, streamlit_server
+from ui_support import CHROMIUM, copy_home, fill_sign_in, free_port, launch_chromium, streamlit_server
+from ui_support import settle as ui_settle
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -26,18 +27,12 @@ WAIT_MS = 90_000  # the server's first ask loads MiniLM and spaCy
 
 
 def settle(page) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the script run is over (Streamlit shows a "Stop" button while it runs)."""
-    from playwright.sync_api import expect
-
-    expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=WAIT_MS)
+    ui_settle(page, WAIT_MS)
 
 
 def sign_in(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base)
-    page.get_by_role("textbox", name="User name").fill(user)
-    page.get_by_role("textbox", name="Password").fill(f"{user}-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Sign out").wait_for(timeout=WAIT_MS)
+    fill_sign_in(page, user, WAIT_MS)
 
 
 def test_carol_asks_and_sees_a_cited_redacted_answer_then_alice_sees_the_chain_verify(demo_home, tmp_path):
