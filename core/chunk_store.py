@@ -117,14 +117,16 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
-    def __init__(self, directory: Path, table: str = TABLE, index: VectorIndexConfig | None = None) -> None:
-        import lancedb
+    def __init__(self, directory: Path | str, table: str = TABLE, index: VectorIndexConfig | None = None) -> None:
+        """`directory`: a local folder, or an object store URI (s3://bucket/prefix, core/object_store.py);
+        an unreachable store or refused credentials raise ObjectStoreError naming the URI here."""
+        from core import object_store
 
         self.name = table
         self.directory = directory
+        self.remote = object_store.is_remote(directory)
         self.index = index or VectorIndexConfig.from_env()
-        directory.mkdir(parents=True, exist_ok=True)
-        self.db = lancedb.connect(str(directory))
+        self.db = object_store.connect(directory)
         self._table = None
         self._vector_indexed: bool | None = None
         # The vector and full-text legs of a hybrid search run at the same time (LanceDB releases the GIL).
@@ -133,12 +135,21 @@ class ChunkStore:
     @property
     def table(self):  # type: ignore[no-untyped-def]
         if self._table is None:
-            if self.name in self.db.table_names():
-                self._table = self.db.open_table(self.name)
-                _add_missing_columns(self._table)
-            else:
-                self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
+            with self._errors():
+                if self.name in self.db.table_names():
+                    self._table = self.db.open_table(self.name)
+                    _add_missing_columns(self._table)
+                else:
+                    self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
         return self._table
+
+    def _errors(self):  # type: ignore[no-untyped-def]
+        """Object store failures as ObjectStoreError naming the URI; local errors unchanged."""
+        from contextlib import nullcontext
+
+        from core import object_store
+
+        return object_store.translated(str(self.directory)) if self.remote else nullcontext()
 
     def refresh(self) -> None:
         """See other processes' commits (ingestion from the CLI while the app runs)."""
@@ -149,8 +160,11 @@ class ChunkStore:
                 self._vector_indexed = None
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.table.add(pa.Table.from_pylist(rows, schema=SCHEMA))
+        if rows:  # one commit: on an object store the data files are written first, the manifest last
+            # (a conditional put), so a failed append leaves no row visible, only unreferenced files
+            # that the next purge's cleanup removes
+            with self._errors():
+                self.table.add(pa.Table.from_pylist(rows, schema=SCHEMA))
 
     def ensure_indexes(self) -> list[str]:
         """Create the indexes that are missing: full-text and scalar ones at once, the vector index
@@ -215,7 +229,8 @@ class ChunkStore:
         return q.to_list()
 
     def delete_where(self, where: str) -> None:
-        self.table.delete(where)
+        with self._errors():
+            self.table.delete(where)
 
     # Exhaustive and full-text look-ups for erasure and the known-PII index (core/erasure_targets.py,
     # core/question_redaction.py): they need every row, never a ranked top-k.

@@ -31,10 +31,18 @@ class Settings:
     home: Path
     policies_dir: Path
     database_url: str
+    # Where the chunk table lives: None for RAGLEDGER_HOME/lance, or an object store URI
+    # (s3://bucket/prefix; endpoint and keys from the AWS_* variables, core/object_store.py).
+    lance_uri: str | None = None
 
     @property
     def lance_dir(self) -> Path:
         return self.home / "lance"
+
+    @property
+    def lance_location(self) -> Path | str:
+        """The chunk store's folder, or its object store URI when RAGLEDGER_LANCE_URI is set."""
+        return self.lance_uri or self.lance_dir
 
     @property
     def uploads_dir(self) -> Path:
@@ -55,5 +63,11 @@ class Settings:
         resolved = Path(home or os.environ.get("RAGLEDGER_HOME") or DEFAULT_HOME).expanduser().resolve()
         policies = Path(os.environ.get("RAGLEDGER_POLICIES") or home_policies(resolved) or REPO_ROOT / "policies").resolve()
         url = os.environ.get("RAGLEDGER_DATABASE_URL") or default_database_url(resolved)
+        lance_uri = os.environ.get("RAGLEDGER_LANCE_URI") or None
+        if lance_uri and not lance_uri.startswith("s3://"):
+            from core.errors import ConfigError
+
+            raise ConfigError(f"RAGLEDGER_LANCE_URI={lance_uri!r} is not supported",
+                              hint="give s3://bucket/prefix (endpoint and keys in AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), or unset it for RAGLEDGER_HOME/lance")
         resolved.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return cls(home=resolved, policies_dir=policies, database_url=url)
+        return cls(home=resolved, policies_dir=policies, database_url=url, lance_uri=lance_uri)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from core import object_store
 from core.chunk_store import id_predicate
 from core.erasure import get_request, now, request_key_ref
 from core.erasure_events import ErasureStep
@@ -21,6 +24,7 @@ from core.erasure_impact import describe, performed
 from core.erasure_tables import ErasureRequest
 from core.erasure_targets import Targets, find_matches
 from core.ledger import Ledger
+from core.object_store import Snapshot
 from core.policy import Principal
 from core.retrieval import retrieve
 from core.safe_text import inert_label
@@ -158,23 +162,55 @@ def _sqlite_files(ledger: Ledger) -> list[Path]:
     return [p for p in (base, Path(f"{base}-wal"), Path(f"{base}-shm"), Path(f"{base}-journal")) if p.exists()]
 
 
-def scan_disk(ledger: Ledger, probes: list[str]) -> dict[str, Any]:
+@contextmanager
+def lance_view(ledger: Ledger) -> Iterator[Snapshot]:
+    """The chunk store as files to decode: the folder itself, or for an object store
+    (RAGLEDGER_LANCE_URI) a private local copy of every object under the prefix, old object
+    versions of a versioned bucket included (core/object_store.py)."""
+    location = ledger.settings.lance_location
+    if not object_store.is_remote(location):
+        yield Snapshot(Path(location), [], 0)
+        return
+    with object_store.snapshot(object_store.Remote.parse(str(location))) as snap:
+        yield snap
+
+
+def _lance_files(ledger: Ledger, view: Snapshot) -> list[tuple[str, Path]]:
+    location, home = ledger.settings.lance_location, ledger.settings.home
+    current = sorted(p for p in view.current.rglob("*") if p.is_file()) if view.current.exists() else []
+    if object_store.is_remote(location):
+        named = [(f"{str(location).rstrip('/')}/{p.relative_to(view.current)}", p) for p in current]
+    else:
+        named = [(str(p.relative_to(home)) if p.is_relative_to(home) else p.name, p) for p in current]
+    return named + list(view.old)
+
+
+def scan_disk(ledger: Ledger, probes: list[str], view: Snapshot | None = None) -> dict[str, Any]:
+    if view is None:
+        with lance_view(ledger) as own:
+            return scan_disk(ledger, probes, own)
     needles = [p.lower() for p in probes if p]
     flat_needles = [f" {n} " for p in probes if (n := normalise(p))]
+    home = ledger.settings.home
+
+    def named(paths: list[Path]) -> list[tuple[str, Path]]:
+        return [(str(p.relative_to(home)) if p.is_relative_to(home) else p.name, p) for p in paths]
+
     stores = {
-        "lance": sorted(p for p in ledger.settings.lance_dir.rglob("*") if p.is_file()) if ledger.settings.lance_dir.exists() else [],
-        "sqlite": _sqlite_files(ledger),
-        "uploads": sorted(p for p in ledger.settings.uploads_dir.rglob("*") if p.is_file()) if ledger.settings.uploads_dir.exists() else [],
-        "journal": sorted(p for p in ledger.settings.journal_dir.rglob("*") if p.is_file()) if ledger.settings.journal_dir.exists() else [],
+        "lance": _lance_files(ledger, view),
+        "sqlite": named(_sqlite_files(ledger)),
+        "uploads": named(sorted(p for p in ledger.settings.uploads_dir.rglob("*") if p.is_file()) if ledger.settings.uploads_dir.exists() else []),
+        "journal": named(sorted(p for p in ledger.settings.journal_dir.rglob("*") if p.is_file()) if ledger.settings.journal_dir.exists() else []),
     }
     report: dict[str, Any] = {"files_scanned": 0, "lance_files_decoded": 0, "lance_files_not_decodable": 0, "not_decodable": [],
                               "raw_formats": {}, "hits": [], "by_store": {}}
-    home = ledger.settings.home
+    if object_store.is_remote(ledger.settings.lance_location):
+        report["object_store"] = {"uri": str(ledger.settings.lance_location), "objects_read": view.objects_read,
+                                  "old_object_versions_read": len(view.old)}
     for store, files in stores.items():
         report["by_store"][store] = len(files)
-        for path in files:
+        for name, path in files:
             report["files_scanned"] += 1
-            name = str(path.relative_to(home)) if path.is_relative_to(home) else path.name
             raw = path.read_bytes()
             texts = [raw.decode("utf-8", errors="ignore"), raw.decode("utf-16-le", errors="ignore")]
             if store == "lance":

@@ -77,6 +77,11 @@ class StoreError(RagLedgerError):
     """A store (LanceDB, the SQL database) could not complete an operation."""
 
 
+class ObjectStoreError(StoreError):
+    """The object store holding the chunks (RAGLEDGER_LANCE_URI) is unreachable or refused the
+    credentials. The message names the URI; the operation wrote nothing."""
+
+
 class SessionEnded(AuthError):
     """A session cookie that no longer holds (signed out, timed out, account disabled); `reason` says which."""
 

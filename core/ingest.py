@@ -99,6 +99,7 @@ def ingest(
     writes its chunks in one LanceDB append. Each document is still all-or-nothing."""
     require_audited(ledger, principal, DOCUMENTS_INGEST.name, "ingest")
     ledger.follow_active_index()  # never write into a table another process's embedder switch dropped
+    ledger.store.table  # an unreachable object store or refused credentials fail here, before any work
     one_title = title if len(sources) == 1 else None
     results: list[IngestResult] = []
 

@@ -48,10 +48,13 @@ def fragments_with_deletions(dataset) -> set[int]:  # type: ignore[no-untyped-de
     return {f.fragment_id for f in dataset.get_fragments() if f.metadata.deletion_file is not None}
 
 
-def erase_rows(lance_dir: Path, chunk_ids: list[str]) -> dict[str, Any]:
-    import lancedb
+def erase_rows(lance_dir: Path | str, chunk_ids: list[str]) -> dict[str, Any]:
+    """`lance_dir`: the store's folder or object store URI. On an object store the files that the
+    cleanup removed may still be kept as old object versions (a versioned bucket): those are
+    deleted too, with every delete marker, so nothing of an erased row stays in the bucket."""
+    from core import object_store
 
-    db = lancedb.connect(str(lance_dir))
+    db = object_store.connect(lance_dir)
     stats: dict[str, Any] = {"tables": {}, "chunks_deleted": 0, "versions_removed": 0, "bytes_removed": 0}
     for name in db.table_names():
         table = db.open_table(name)
@@ -76,4 +79,6 @@ def erase_rows(lance_dir: Path, chunk_ids: list[str]) -> dict[str, Any]:
         stats["chunks_deleted"] += deleted
         stats["versions_removed"] += cleanup.old_versions
         stats["bytes_removed"] += cleanup.bytes_removed
+    if object_store.is_remote(lance_dir):
+        stats.update(object_store.delete_old_versions(object_store.Remote.parse(str(lance_dir))))
     return stats

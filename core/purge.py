@@ -174,7 +174,7 @@ def _lance(ledger: Ledger, principal: Principal, request: dict[str, Any], journa
     from core.lance_erase import erase_rows
 
     with store_lock(ledger.settings.home, exclusive=True):
-        stats = erase_rows(ledger.settings.lance_dir, _targets(journal).chunk_ids)
+        stats = erase_rows(ledger.settings.lance_location, _targets(journal).chunk_ids)
     ledger.store.refresh()  # our own handle still points at a version whose files are gone
     return stats
 
@@ -290,14 +290,16 @@ def vacuum_sqlite(ledger: Ledger) -> None:
 
 
 def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-    from core.erasure_proof import remaining_matches, scan_disk, scan_indexes, verify_retrieval
+    from core.erasure_proof import lance_view, remaining_matches, scan_disk, scan_indexes, verify_retrieval
 
     probes = _probes(ledger, journal)
     targets = _targets(journal)
     subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
     remaining, kept_chunks = remaining_matches(ledger, request, subject, targets)
-    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids, kept=kept_chunks), "disk_scan": scan_disk(ledger, probes),
-            "subject_scan": remaining, "index_scan": scan_indexes(ledger.settings.lance_dir)}
+    with lance_view(ledger) as view:  # on an object store: every object and old object version, read once
+        disk, index = scan_disk(ledger, probes, view), scan_indexes(view.current)
+    return {"retrieval": verify_retrieval(ledger, probes, targets.chunk_ids, kept=kept_chunks), "disk_scan": disk,
+            "subject_scan": remaining, "index_scan": index}
 
 
 def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

@@ -75,13 +75,13 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
     embedder = Embedder(path, identity)
     with store_lock(ledger.settings.home, exclusive=True):  # no ingestion or purge while the corpus is copied
         index = ledger.active_index()
-        old = ChunkStore(ledger.settings.lance_dir, table=index["table"])
+        old = ChunkStore(ledger.settings.lance_location, table=index["table"])
         if old.name == new_name:
             raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
         source = old.table.to_arrow() if old.name in old.db.table_names() else SCHEMA.empty_table()
         if new_name in old.db.table_names():
             old.db.drop_table(new_name)
-        target = ChunkStore(ledger.settings.lance_dir, table=new_name)
+        target = ChunkStore(ledger.settings.lance_location, table=new_name)
         total = source.num_rows
         report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
         for start in range(0, total, BATCH):
