@@ -41,7 +41,7 @@ def rows_batch(start: int, n: int, rng: random.Random, nrng: np.random.Generator
                            ("title", f"{topic.title()} memo {doc}"), ("title_spans", "[]"), ("text", text), ("start", 0), ("end", len(text)),
                            ("groups", sorted(set(drng.sample(GROUPS, drng.randint(1, 2))))), ("classification", level),
                            ("class_rank", class_rank(level)), ("content_hash", hashlib.sha256(text.encode()).hexdigest()),
-                           ("pii_spans", json.dumps(spans)), ("pii_types", ["EMAIL_ADDRESS", "PERSON"])):
+                           ("pii_spans", json.dumps(spans)), ("pii_types", ["EMAIL_ADDRESS", "PERSON"]), ("language", "en")):
             cols[key].append(value)
     v = nrng.standard_normal((n, DIMENSIONS), dtype=np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
