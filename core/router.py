@@ -147,7 +147,7 @@ def choose(ledger: "Ledger", principal: "Principal", s: Signals, *, forced: str 
         why = generator_refusal(ledger, principal, ckpt)
         if why is not None:
             refused[WITH_RETRIEVAL] = refused[ALONE] = why
-    if ALONE not in refused and not rule.generator_alone_serves_unsupported and forced != ALONE:
+    if ALONE not in refused and not rule.generator_alone_serves_unsupported:
         refused[ALONE] = "its answer would rest on no passage the asker may read (routing.generator_alone_serves_unsupported: false)"
     for route in (WITH_RETRIEVAL, ALONE):
         expected = getattr(rule.expected_ms, route)
