@@ -184,3 +184,20 @@ def local_generator(ledger: "Ledger", ckpt: "CheckpointInfo"):  # type: ignore[n
 
     return LocalGenerator(ckpt.checkpoint_id, base_path(ledger, ckpt.base_model_id), Path(ckpt.path),
                           max_new_tokens=ledger.policy.files.routing.max_new_tokens)
+
+
+def route_summary(route: dict[str, Any]) -> str:
+    """The route in words for the asker's answer details. The audit record keeps the full reasons;
+    the asker is told a refused route was not available to them, never that its generator learned
+    from documents they may not read (that would tell them such documents exist)."""
+    name = route.get("route")
+    if name not in ROUTES:
+        return f"route: {name}" if name else ""
+    s = route.get("signals") or {}
+    parts = [f"route: {name.replace('_', ' + ', 1) if name == WITH_RETRIEVAL else name.replace('_', ' ')}"]
+    if s:
+        parts.append(f"similarity {s.get('similarity', 0):.2f}, overlap {s.get('overlap', 0):.2f}, "
+                     + ("both search legs agree" if s.get("agreement") else "the search legs disagree"))
+    if route.get("forced"):
+        parts.append("forced")
+    return " · ".join(parts)
