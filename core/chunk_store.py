@@ -44,6 +44,15 @@ SCHEMA = pa.schema(
         pa.field("vector", pa.list_(pa.float32(), DIMENSIONS)),
     ]
 )
+
+
+def schema_for(dimensions: int) -> pa.Schema:
+    """The chunk schema with vectors of `dimensions` (an embedder other than MiniLM, docs/languages.md)."""
+    if dimensions == DIMENSIONS:
+        return SCHEMA
+    return SCHEMA.set(SCHEMA.get_field_index("vector"), pa.field("vector", pa.list_(pa.float32(), dimensions)))
+
+
 RESULT_COLUMNS = [f.name for f in SCHEMA if f.name != "vector"]
 VECTOR_INDEX = "vector_idx"
 # What the withheld accounting needs of a row it never shows.
@@ -117,10 +126,12 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
-    def __init__(self, directory: Path, table: str = TABLE, index: VectorIndexConfig | None = None) -> None:
+    def __init__(self, directory: Path, table: str = TABLE, index: VectorIndexConfig | None = None,
+                 dimensions: int | None = None) -> None:
         import lancedb
 
         self.name = table
+        self._dimensions = dimensions  # of a table this creates; an existing table's own are read from it
         self.directory = directory
         self.index = index or VectorIndexConfig.from_env()
         directory.mkdir(parents=True, exist_ok=True)
@@ -137,8 +148,13 @@ class ChunkStore:
                 self._table = self.db.open_table(self.name)
                 _add_missing_columns(self._table)
             else:
-                self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
+                self._table = self.db.create_table(self.name, schema=schema_for(self._dimensions or DIMENSIONS), exist_ok=True)
         return self._table
+
+    @property
+    def dimensions(self) -> int:
+        """The length of this table's vectors (384 for MiniLM)."""
+        return int(self.table.schema.field("vector").type.list_size)
 
     def refresh(self) -> None:
         """See other processes' commits (ingestion from the CLI while the app runs)."""
@@ -150,7 +166,7 @@ class ChunkStore:
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.table.add(pa.Table.from_pylist(rows, schema=SCHEMA))
+            self.table.add(pa.Table.from_pylist(rows, schema=schema_for(self.dimensions)))
 
     def ensure_indexes(self) -> list[str]:
         """Create the indexes that are missing: full-text and scalar ones at once, the vector index
@@ -182,7 +198,7 @@ class ChunkStore:
         kwargs: dict[str, Any] = {"metric": "cosine", "vector_column_name": "vector", "replace": True, "index_type": self.index.kind,
                                   "num_partitions": self.index.partitions(rows), "name": VECTOR_INDEX}
         if self.index.kind == "IVF_PQ":
-            kwargs["num_sub_vectors"] = DIMENSIONS // 8  # 8 dimensions per 8-bit code: 48 bytes a vector
+            kwargs["num_sub_vectors"] = self.dimensions // 8  # 8 dimensions per 8-bit code: 48 bytes a vector
         self.table.create_index(**kwargs)
         self._vector_indexed = True
 

@@ -99,6 +99,9 @@ def ingest(
     writes its chunks in one LanceDB append. Each document is still all-or-nothing."""
     require_audited(ledger, principal, DOCUMENTS_INGEST.name, "ingest")
     ledger.follow_active_index()  # never write into a table another process's embedder switch dropped
+    from core.embedder_setting import check_embedder_setting
+
+    check_embedder_setting(ledger)  # never mix two models' vectors in one index
     one_title = title if len(sources) == 1 else None
     results: list[IngestResult] = []
 
