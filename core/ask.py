@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.abstention import I_DONT_KNOW, decide
+from core.abstention import I_DONT_KNOW, Decision, decide
 from core.actions import ASK
 from core.answerers import Passage, get_answerer
 from core.chunk_store import spans_of
@@ -22,6 +22,7 @@ from core.policy import Principal
 from core.question_redaction import redact_question as stored_question
 from core.redaction import Redactor, guard, redact_shown, redactor_for
 from core.retrieval import DEFAULT_K, retrieve
+from core.router import ALONE, EXTRACTIVE, Route, choose, local_generator, signals
 from core.serving import check_serving, production_answerer
 from core.url_guard import keep_cited_urls
 
@@ -53,6 +54,7 @@ class AskResult:
     # When the answer abstains: the closest passages, shown as "see also" and never cited as sources.
     see_also: list[Citation] = field(default_factory=list)
     abstention: dict[str, Any] = field(default_factory=dict)  # decision, reason, scores, thresholds
+    route: dict[str, Any] = field(default_factory=dict)  # core/router.py: the route, why, the scores that decided
 
     @property
     def shown(self) -> list[Citation]:
@@ -68,17 +70,19 @@ class AskResult:
 
 
 def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT_K, answerer: str | None = None,
-        simulated_by: Principal | None = None) -> AskResult:
+        simulated_by: Principal | None = None, route: str | None = None) -> AskResult:
     """Answer `question` as `principal`. With `simulated_by`, a compliance officer sees what the
-    principal would receive; the audit record is then the officer's, marked as a simulation."""
+    principal would receive; the audit record is then the officer's, marked as a simulation.
+    Without `answerer`, the router (core/router.py) picks the route; `route` forces one (benches,
+    tests), still refused when the asker may not use it."""
     # Held shared from retrieval to the audit append: a purge cannot erase a cited document (and
     # destroy its key) between the two, which would leave this answer readable under a fresh key.
     with store_lock(ledger.settings.home, exclusive=False):
-        return _ask(ledger, principal, question, k, answerer, simulated_by)
+        return _ask(ledger, principal, question, k, answerer, simulated_by, route)
 
 
 def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: str | None,
-         simulated_by: Principal | None) -> AskResult:
+         simulated_by: Principal | None, forced_route: str | None = None) -> AskResult:
     started = time.perf_counter()
     actor = simulated_by or principal
     require_audited(ledger, principal if simulated_by is None else simulated_by, ASK.name if simulated_by is None else "policy.simulate", "chat")
@@ -107,13 +111,30 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         passages.append(Passage(n, title, text, hit.fused, hit.vector_score))
         citations.append(Citation(n, hit.row["doc_id"], hit.chunk_id, title, round(hit.fused, 5), text))
 
-    engine = get_answerer(answerer or production_answerer(ledger))
-    result = engine.answer(question, passages)
+    language = question_language(question) or "en"
     rule = ledger.policy.files.abstention
-    # Terms are compared in the question's language (its stop words and stems) when it is clear.
-    decision = decide(question, passages, result.used, result.knows, rule, language=question_language(question) or "en")
+    routed: Route | None = None
+    if answerer is None and (ledger.policy.files.routing.enabled or forced_route is not None):
+        routed = choose(ledger, principal, signals(question, passages, retrieval.hits, language), forced=forced_route)
+        engine = get_answerer("extractive") if routed.route == EXTRACTIVE else local_generator(ledger, routed.generator)
+    else:
+        engine = get_answerer(answerer or production_answerer(ledger))
+    if routed is not None and routed.route == ALONE:
+        # From the weights alone: nothing shown supports it, so it cites nothing; the closest passages
+        # are offered to check it against. Served only because policy or the caller allowed this route.
+        result = engine.answer_alone(question)
+        decision = Decision(result.knows, "" if result.knows else "the generator gave no answer", None)
+    else:
+        result = engine.answer(question, passages)
+        # Terms are compared in the question's language (its stop words and stems) when it is clear.
+        decision = decide(question, passages, result.used, result.knows, rule, language=language)
     see_also: list[Citation] = []
-    if decision.answers:
+    if routed is not None and routed.route == ALONE:
+        answer_text, guarded_answer = (_guard(ledger, redactor, result.text) if decision.answers else (I_DONT_KNOW, {}))
+        answer_text = keep_cited_urls(answer_text, [])  # no passage was given: every URL is the model's own
+        see_also, citations = citations[:rule.see_also], []
+        shown = range(len(see_also))
+    elif decision.answers:
         answer_text, guarded_answer = _guard(ledger, redactor, result.text)
         answer_text = keep_cited_urls(answer_text, passages)  # URLs no shown passage contains are dropped
         shown = range(len(citations))
@@ -131,6 +152,8 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         c.used = c.n in result.used
 
     latency = (time.perf_counter() - started) * 1000
+    route_record = routed.audit() if routed is not None else {"route": "requested" if answerer else "fixed", "answerer": engine.identity,
+                                                              "reason": "answerer named by the caller" if answerer else "routing is off in policy"}
     asked = stored_question(ledger, question)  # redacted with the corpus's known PII; sealed under the people it names
     audit_id = ledger.audit.append(
         AnswerServed(
@@ -152,10 +175,11 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
             abstention=decision.audit(rule),
             see_also=[{"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "score": c.score,
                        "content_hash": retrieval.hits[c.n - 1].row["content_hash"]} for c in see_also],
+            route=route_record,
         )
     )
     return AskResult(answer_text, citations, dict(redactor.counts), audit_id, len(retrieval.withheld), round(latency, 2),
-                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule))
+                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule), route_record)
 
 
 def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:

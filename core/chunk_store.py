@@ -44,6 +44,15 @@ SCHEMA = pa.schema(
         pa.field("vector", pa.list_(pa.float32(), DIMENSIONS)),
     ]
 )
+
+
+def schema_for(dimensions: int) -> pa.Schema:
+    """The chunk schema with vectors of `dimensions` (an embedder other than MiniLM, docs/languages.md)."""
+    if dimensions == DIMENSIONS:
+        return SCHEMA
+    return SCHEMA.set(SCHEMA.get_field_index("vector"), pa.field("vector", pa.list_(pa.float32(), dimensions)))
+
+
 RESULT_COLUMNS = [f.name for f in SCHEMA if f.name != "vector"]
 VECTOR_INDEX = "vector_idx"
 # What the withheld accounting needs of a row it never shows.
@@ -117,12 +126,14 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
-    def __init__(self, directory: Path | str, table: str = TABLE, index: VectorIndexConfig | None = None) -> None:
+    def __init__(self, directory: Path | str, table: str = TABLE, index: VectorIndexConfig | None = None,
+                 dimensions: int | None = None) -> None:
         """`directory`: a local folder, or an object store URI (s3://bucket/prefix, core/object_store.py);
         an unreachable store or refused credentials raise ObjectStoreError naming the URI here."""
         from core import object_store
 
         self.name = table
+        self._dimensions = dimensions  # of a table this creates; an existing table's own are read from it
         self.directory = directory
         self.remote = object_store.is_remote(directory)
         self.index = index or VectorIndexConfig.from_env()
@@ -140,7 +151,7 @@ class ChunkStore:
                     self._table = self.db.open_table(self.name)
                     _add_missing_columns(self._table)
                 else:
-                    self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
+                    self._table = self.db.create_table(self.name, schema=schema_for(self._dimensions or DIMENSIONS), exist_ok=True)
         return self._table
 
     def _errors(self):  # type: ignore[no-untyped-def]
@@ -150,6 +161,11 @@ class ChunkStore:
         from core import object_store
 
         return object_store.translated(str(self.directory)) if self.remote else nullcontext()
+
+    @property
+    def dimensions(self) -> int:
+        """The length of this table's vectors (384 for MiniLM)."""
+        return int(self.table.schema.field("vector").type.list_size)
 
     def refresh(self) -> None:
         """See other processes' commits (ingestion from the CLI while the app runs)."""
@@ -164,7 +180,7 @@ class ChunkStore:
             # (a conditional put), so a failed append leaves no row visible, only unreferenced files
             # that the next purge's cleanup removes
             with self._errors():
-                self.table.add(pa.Table.from_pylist(rows, schema=SCHEMA))
+                self.table.add(pa.Table.from_pylist(rows, schema=schema_for(self.dimensions)))
 
     def ensure_indexes(self) -> list[str]:
         """Create the indexes that are missing: full-text and scalar ones at once, the vector index
@@ -196,7 +212,7 @@ class ChunkStore:
         kwargs: dict[str, Any] = {"metric": "cosine", "vector_column_name": "vector", "replace": True, "index_type": self.index.kind,
                                   "num_partitions": self.index.partitions(rows), "name": VECTOR_INDEX}
         if self.index.kind == "IVF_PQ":
-            kwargs["num_sub_vectors"] = DIMENSIONS // 8  # 8 dimensions per 8-bit code: 48 bytes a vector
+            kwargs["num_sub_vectors"] = self.dimensions // 8  # 8 dimensions per 8-bit code: 48 bytes a vector
         self.table.create_index(**kwargs)
         self._vector_indexed = True
 

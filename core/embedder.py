@@ -39,6 +39,10 @@ class Embedder:
                 _MODELS[key] = SentenceTransformer(key, device="cpu")
             return _MODELS[key]
 
+    @property
+    def dimensions(self) -> int:
+        return int(self.model.get_embedding_dimension())  # type: ignore[attr-defined]
+
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True).astype("float32")  # type: ignore[attr-defined]
 

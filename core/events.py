@@ -56,6 +56,9 @@ class AnswerServed(AuditEvent):
     # thresholds behind the decision; the passages then offered as "see also" (shown, not cited).
     abstention: dict = field(default_factory=dict)
     see_also: list[dict] = field(default_factory=list)  # chunk_id, doc_id, score, content_hash, n
+    # Routing (core/router.py): the route that answered, the retrieval scores that decided, and why
+    # each other route was refused (numbers and reasons only, never question terms).
+    route: dict = field(default_factory=dict)
 
     def bind(self, conn: Any) -> None:
         from core.asked_about import subject_ids

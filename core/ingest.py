@@ -100,6 +100,10 @@ def ingest(
     require_audited(ledger, principal, DOCUMENTS_INGEST.name, "ingest")
     ledger.follow_active_index()  # never write into a table another process's embedder switch dropped
     ledger.store.table  # an unreachable object store or refused credentials fail here, before any work
+
+    from core.embedder_setting import check_embedder_setting
+
+    check_embedder_setting(ledger)  # never mix two models' vectors in one index
     one_title = title if len(sources) == 1 else None
     results: list[IngestResult] = []
 

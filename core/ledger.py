@@ -78,7 +78,7 @@ class Ledger:
 
         index = self.active_index()
         self.__dict__.setdefault("_index_seen", index)
-        return ChunkStore(self.settings.lance_location, table=index["table"])
+        return ChunkStore(self.settings.lance_location, table=index["table"], dimensions=index.get("dimensions"))
 
     @cached_property
     def embedder(self):  # type: ignore[no-untyped-def]

@@ -204,6 +204,9 @@ def _cross_validate(
         for g in principal.groups:
             if g not in policy.groups:
                 raise PolicyError(principals_path, f"principals.{name}.groups", f"a group in policy.yaml, not {g!r}")
+    for role in policy.routing.budget_by_role:
+        if role not in roles.roles:
+            raise PolicyError(str(directory / "policy.yaml"), f"routing.budget_by_role.{role}", f"a role in roles.yaml, not {role!r}")
     for claim, role in principals.oidc.role_claim_map.items():
         if role not in roles.roles:
             raise PolicyError(principals_path, f"oidc.role_claim_map.{claim}", f"a role in roles.yaml, not {role!r}")

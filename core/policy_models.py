@@ -200,6 +200,58 @@ class Abstention(Strict):
     see_also: int = Field(default=3, ge=0, le=10, description="closest passages offered, uncited, when the answer abstains")
 
 
+ROUTES: tuple[str, ...] = ("extractive", "retrieval_generator", "generator_alone")
+
+
+class RouteLatency(Strict):
+    """What each route is expected to cost, in milliseconds (measure them with bench/bench_routing.py)."""
+
+    extractive: float = Field(default=100, gt=0)
+    retrieval_generator: float = Field(default=8000, gt=0)
+    generator_alone: float = Field(default=4000, gt=0)
+
+
+class Routing(Strict):
+    """Which answering route a question takes (core/router.py, docs/routing.md).
+
+    Retrieval always runs first (access control, the confidence signals). Then: the extractive answerer
+    when the passages answer the question confidently; retrieval + the production generator when a
+    passage is relevant but not confidently answering; the fine-tuned generator alone when retrieval
+    found nothing relevant, only if `generator_alone_serves_unsupported` (its answer rests on no
+    passage the asker may read). A route over the latency budget, without a generator, or whose
+    generator was trained on documents the asker may not read is refused; the extractive route is
+    the floor. Thresholds are set a priori (the extractive overlap is the abstention threshold),
+    never tuned on the golden set the bench reports."""
+
+    enabled: bool = True
+    latency_budget_ms: float = Field(default=10000, gt=0, description="the most an answer may be expected to take")
+    budget_by_role: dict[str, float] = {}  # a role's own budget, overriding latency_budget_ms
+    expected_ms: RouteLatency = RouteLatency()
+    extractive_min_overlap: float = Field(default=0.65, ge=0.0, le=1.0, description="share of the question's terms the best passage holds")
+    extractive_min_similarity: float = Field(default=0.0, ge=-1.0, le=1.0)
+    extractive_requires_agreement: bool = True  # the best passage found by both the vector and the full-text leg
+    generator_min_similarity: float = Field(default=0.3, ge=-1.0, le=1.0, description="below it, retrieval found nothing relevant")
+    generator_alone_serves_unsupported: bool = False
+    max_new_tokens: int = Field(default=64, ge=8, le=512)
+
+    @field_validator("budget_by_role")
+    @classmethod
+    def _positive_budgets(cls, budgets: dict[str, float]) -> dict[str, float]:
+        for role, ms in budgets.items():
+            if ms <= 0:
+                raise ValueError(f"{role}: a positive number of milliseconds, not {ms}")
+        return budgets
+
+
+class EmbedderSetting(Strict):
+    """The base embedder (docs/languages.md): a sentence-transformers folder, or an installed package
+    that ships one (a module with `get_model_path()`, or the package folder itself). Changing it
+    needs a re-embed of the corpus (`ragledger models reembed`); until then retrieval refuses."""
+
+    model: str = Field(min_length=1, description="a folder path or an importable package name")
+    identity: str | None = None  # the name audit records give it (default: the model string)
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
@@ -211,6 +263,8 @@ class PolicyFile(Strict):
     audit_log: AuditLogPolicy = AuditLogPolicy()
     cli: CliAuth = CliAuth()
     abstention: Abstention = Abstention()
+    routing: Routing = Routing()
+    embedder: EmbedderSetting | None = None
 
     @field_validator("groups")
     @classmethod

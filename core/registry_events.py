@@ -62,3 +62,16 @@ class EmbedderFellBack(AuditEvent):
     index_table: str = ""
     reason: str = ""
     request_id: str | None = None
+
+
+@dataclass
+class EmbedderReembedded(AuditEvent):
+    """The corpus was re-embedded with the base embedder policy.yaml names (`ragledger models reembed`,
+    core/embedder_setting.py), into a new table that then served."""
+
+    kind: ClassVar[str] = "embedder_reembed"
+    from_embedder: str = ""
+    to_embedder: str = ""
+    index_table: str = ""
+    dimensions: int = 0
+    chunks: int = 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.chunk_store import LABEL_COLUMNS, Hit, access_filter
+from core.embedder_setting import check_embedder_setting
 from core.languages import question_language
 from core.ledger import Ledger
 from core.locks import store_lock
@@ -30,6 +31,7 @@ class Retrieval:
 
 def retrieve(ledger: Ledger, principal: Principal, question: str, k: int = DEFAULT_K, *, vector: np.ndarray | None = None) -> Retrieval:
     ledger.follow_active_index()  # another process may have switched the embedder and dropped the old table
+    check_embedder_setting(ledger)  # a configured embedder that did not build the index searches nothing
     vector = ledger.embedder.embed_query(question) if vector is None else vector
     # Shared lock: a purge's cleanup removes old version files, which must not vanish under a reader.
     with store_lock(ledger.settings.home, exclusive=False):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from core.chunk_store import SCHEMA, ChunkStore
+from core.chunk_store import ChunkStore, schema_for
 from core.errors import RagLedgerError, StoreError
 from core.locks import store_lock
 
@@ -53,11 +53,11 @@ def production_answerer(ledger: "Ledger") -> str:
 
 
 def write_active_index(home: Path, table: str, embedder_path: str | None, embedder_id: str | None,
-                       served_before: list[str] | None = None) -> None:
+                       served_before: list[str] | None = None, dimensions: int | None = None) -> None:
     path = home / "active_index.json"
     tmp = path.with_name(f".active_index.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"table": table, "embedder_path": embedder_path, "embedder_id": embedder_id,
-                               "served_before": served_before or []}, indent=2))
+                               "served_before": served_before or [], "dimensions": dimensions}, indent=2))
     os.replace(tmp, path)
 
 
@@ -78,10 +78,11 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
         old = ChunkStore(ledger.settings.lance_location, table=index["table"])
         if old.name == new_name:
             raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
-        source = old.table.to_arrow() if old.name in old.db.table_names() else SCHEMA.empty_table()
+        dimensions = embedder.dimensions  # may differ from the old index's (a re-embed is how a dimension changes)
+        source = old.table.to_arrow() if old.name in old.db.table_names() else schema_for(dimensions).empty_table()
         if new_name in old.db.table_names():
             old.db.drop_table(new_name)
-        target = ChunkStore(ledger.settings.lance_location, table=new_name)
+        target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=dimensions)
         total = source.num_rows
         report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
         for start in range(0, total, BATCH):
@@ -89,7 +90,7 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
             vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in part])
             for r, v in zip(part, vectors):
                 r["vector"] = v.tolist()
-            target.table.add(pa.Table.from_pylist(part, schema=SCHEMA))
+            target.table.add(pa.Table.from_pylist(part, schema=schema_for(dimensions)))
             report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
         target.table  # noqa: B018  (an empty corpus still gets its table)
         target.ensure_indexes()
@@ -97,7 +98,8 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
             old.db.drop_table(new_name)
             raise StoreError(f"re-embedding copied {target.count()} of {total} chunks", hint="the index was not switched; try again")
         before = [e for e in [index.get("embedder_id"), *index.get("served_before", [])] if e and e != identity]
-        write_active_index(ledger.settings.home, new_name, str(path) if path else None, identity, list(dict.fromkeys(before))[:HISTORY])
+        write_active_index(ledger.settings.home, new_name, str(path) if path else None, identity, list(dict.fromkeys(before))[:HISTORY],
+                           dimensions)
         if old.name in old.db.table_names():
             old.db.drop_table(old.name)
     ledger.forget_index()

@@ -6,6 +6,7 @@ import streamlit as st
 from core.answer_stream import answer_pieces, streams
 from core.ask import ask
 from core.redaction import redaction_counts
+from core.router import route_summary
 from core.safe_text import inert_label, inert_markdown, inert_passage
 from pages.common import page_guard, run_core
 
@@ -22,6 +23,8 @@ def render(result, streamed: bool = False) -> None:  # type: ignore[no-untyped-d
     if not streamed:
         st.markdown(inert_markdown(result.answer))
     meta = [f"{result.latency_ms:.0f} ms", f"answerer `{result.answerer}`"]
+    if route_summary(result.route):
+        meta.append(route_summary(result.route))
     if result.redactions:
         meta.append("redacted: " + redaction_counts(result.redactions))
     # Withheld matches are counted for the audit record only: showing their number would tell the

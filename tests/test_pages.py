@@ -205,6 +205,8 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     carol.chat_input[0].set_value(TRAVEL["question"]).run()
     answer = plain([m.value for m in carol.chat_message[-1].markdown][0])
     assert "EUR 42" in answer and "[1]" in answer
+    details = plain("\n".join(c.value for c in carol.chat_message[-1].caption))
+    assert "route: extractive" in details and "overlap" in details, "the answer details name the route and its scores"
     first = carol.chat_message[-1].expander[0]  # the earlier turn's see-also passages come first on the page
     assert plain(first.label).startswith("[1] Business travel and expenses policy")
     passage = plain("\n".join(m.value for m in first.markdown))

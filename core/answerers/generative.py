@@ -25,6 +25,9 @@ SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages. Quote the sentence that answers the question "
     "and cite its passage number in square brackets, like [1]. If no passage answers, say you don't know."
 )
+# The generator-alone route (core/router.py): no passages, the question only; the answer is the model's own.
+ALONE_PROMPT = ("Answer the question about this organisation's documents in one short sentence. "
+                "If you do not know the answer, say you don't know.")
 MIN_SIMILARITY = 0.20  # below this for every passage, nothing is worth generating from
 MAX_PASSAGE_CHARS = 1500
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -39,6 +42,10 @@ def build_messages(question: str, passages: list[str]) -> list[dict[str, str]]:
     numbered = "\n\n".join(f"[{n}] {p[:MAX_PASSAGE_CHARS]}" for n, p in enumerate(passages, start=1))
     return [{"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": f"Passages:\n{numbered}\n\nQuestion: {question}"}]
+
+
+def build_alone_messages(question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": ALONE_PROMPT}, {"role": "user", "content": question}]
 
 
 def enforce_citations(text: str, passages: list[Passage]) -> Answer:
@@ -110,6 +117,13 @@ class LocalGenerator:
         tokenizer, model = load_local(self.base_path, self.adapter_path)
         text, _ = generate(tokenizer, model, build_messages(question, [f"{p.title}\n{p.text}" for p in passages]), self.max_new_tokens)
         return enforce_citations(text, passages)
+
+    def answer_alone(self, question: str) -> Answer:
+        """From the weights only (the generator-alone route): no passage, so no citation can be valid."""
+        tokenizer, model = load_local(self.base_path, self.adapter_path)
+        text, _ = generate(tokenizer, model, build_alone_messages(question), self.max_new_tokens)
+        text = _CITE.sub("", text).strip()
+        return Answer(text, [], knows=True) if text else Answer(NO_ANSWER, [], knows=False)
 
 
 class OpenAICompatibleAnswerer:

@@ -216,6 +216,22 @@ def models_fallback(as_json: bool, user: str) -> None:
     emit({"fallback": result}, as_json, f"serving fell back from {result['from']} to {result['to']} (index {result['table']})")
 
 
+@models.command("reembed")
+@click.option("--json", "as_json", is_flag=True)
+@user_option(DEFAULT_CLI_USER)
+def models_reembed(as_json: bool, user: str) -> None:
+    """Re-embed every chunk with the base embedder policy.yaml `embedder:` names (compliance)."""
+    from core.embedder_setting import reembed_configured
+
+    ledger = open_ledger()
+    result = reembed_configured(ledger, ledger.policy.principal(user), progress=None if as_json else _progress)
+    if result is None:
+        emit({"reembed": None}, as_json, "nothing to do: the configured embedder already built the index")
+        return
+    emit({"reembed": result}, as_json, f"re-embedded {result['chunks']} chunks with {result['to']} "
+         f"({result['dimensions_before']} -> {result['dimensions']} dimensions, index {result['table']})")
+
+
 @models.command("retrain")
 @click.argument("checkpoint_id")
 @click.option("--json", "as_json", is_flag=True)
