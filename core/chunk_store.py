@@ -41,10 +41,11 @@ SCHEMA = pa.schema(
         pa.field("pii_spans", pa.string()),
         pa.field("pii_types", pa.list_(pa.string())),
         pa.field("language", pa.string()),  # the document's (core/languages.py); null in tables made before it
+        pa.field("fts", pa.string()),  # encrypted stores: the blind index terms (core/chunk_crypto.py); else null
         pa.field("vector", pa.list_(pa.float32(), DIMENSIONS)),
     ]
 )
-RESULT_COLUMNS = [f.name for f in SCHEMA if f.name != "vector"]
+RESULT_COLUMNS = [f.name for f in SCHEMA if f.name not in ("vector", "fts")]
 VECTOR_INDEX = "vector_idx"
 # What the withheld accounting needs of a row it never shows.
 LABEL_COLUMNS = ["chunk_id", "doc_id", "content_hash", "groups", "classification"]
@@ -117,9 +118,17 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
-    def __init__(self, directory: Path, table: str = TABLE, index: VectorIndexConfig | None = None) -> None:
+    """`cipher` (core/chunk_crypto.ChunkCipher, from the Ledger when policy says
+    `chunk_store.encryption: on`) seals what is written and opens what is returned; without it the
+    content is stored in the clear. `check` refuses a table whose rows do not match the setting."""
+
+    def __init__(self, directory: Path, table: str = TABLE, index: VectorIndexConfig | None = None, cipher: Any = None,
+                 check: bool = True) -> None:
         import lancedb
 
+        self.cipher = cipher
+        self.check = check
+        self.fts_column = "fts" if cipher is not None else "text"
         self.name = table
         self.directory = directory
         self.index = index or VectorIndexConfig.from_env()
@@ -136,6 +145,8 @@ class ChunkStore:
             if self.name in self.db.table_names():
                 self._table = self.db.open_table(self.name)
                 _add_missing_columns(self._table)
+                if self.check:
+                    _check_sealing(self._table, self.cipher is not None)
             else:
                 self._table = self.db.create_table(self.name, schema=SCHEMA, exist_ok=True)
         return self._table
@@ -150,6 +161,8 @@ class ChunkStore:
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if rows:
+            if self.cipher is not None:
+                rows = self.cipher.seal_rows(rows)
             self.table.add(pa.Table.from_pylist(rows, schema=SCHEMA))
 
     def ensure_indexes(self) -> list[str]:
@@ -161,9 +174,12 @@ class ChunkStore:
         created: list[str] = []
         if rows == 0:
             return created
-        if "text_idx" not in names:
-            self.table.create_fts_index("text", replace=True)
-            created.append("text_idx")
+        if self.text_index not in names:
+            if self.cipher is not None:  # hex hashes: nothing to stem, fold or stop (done before hashing)
+                self.table.create_fts_index("fts", replace=True, stem=False, remove_stop_words=False, ascii_folding=False)
+            else:
+                self.table.create_fts_index("text", replace=True)
+            created.append(self.text_index)
         if "groups_idx" not in names:
             self.table.create_scalar_index("groups", index_type="LABEL_LIST", replace=True, name="groups_idx")
             created.append("groups_idx")
@@ -210,9 +226,12 @@ class ChunkStore:
     def count(self, where: str | None = None) -> int:
         return self.table.count_rows(where) if where else self.table.count_rows()
 
+    @property
+    def text_index(self) -> str:
+        return f"{self.fts_column}_idx"
+
     def rows_where(self, where: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
-        q = self.table.search().where(where).select(columns or RESULT_COLUMNS).limit(None)
-        return q.to_list()
+        return self.all_rows(columns or RESULT_COLUMNS, where)
 
     def delete_where(self, where: str) -> None:
         self.table.delete(where)
@@ -225,13 +244,27 @@ class ChunkStore:
 
     def all_rows(self, columns: list[str], where: str | None = None) -> list[dict[str, Any]]:
         """Every row (or every row matching `where`), unranked and unlimited."""
-        q = self.table.search().select(columns).limit(None)
+        q = self.table.search().select(self._reading(columns)).limit(None)
         if where:
             q = q.where(where)
-        return q.to_list()
+        return self._opened(q.to_list(), columns)
+
+    def _reading(self, columns: list[str]) -> list[str]:
+        """The columns to fetch: a sealed content column needs the sealed text and its ids."""
+        if self.cipher is None or not set(columns) & set(SEALED):
+            return columns
+        return list(dict.fromkeys([*columns, "chunk_id", "doc_id", "text"]))
+
+    def _opened(self, rows: list[dict[str, Any]], columns: list[str], drop_unreadable: bool = False) -> list[dict[str, Any]]:
+        """Open the sealed rows (only these: a search opens what it returns, never its candidates)."""
+        if self.cipher is None or not set(columns) & set(SEALED):
+            return rows
+        readable = self.cipher.open_rows(rows)
+        keep = [*columns, *(c for c in ("_score", "_distance") if c not in columns)]
+        return [{c: r[c] for c in keep if c in r} for r, ok in zip(rows, readable) if ok or not drop_unreadable]
 
     def has_text_index(self) -> bool:
-        return any(i.name == "text_idx" for i in self.table.list_indices())
+        return any(i.name == self.text_index for i in self.table.list_indices())
 
     def text_candidates(self, words: str, columns: list[str], limit: int = 10_000) -> list[dict[str, Any]]:
         """Rows whose full-text index holds every word of `words` (a match query with AND, not a
@@ -241,9 +274,14 @@ class ChunkStore:
 
         if not words.strip() or self.table.count_rows() == 0 or not self.has_text_index():
             return []
-        query = MatchQuery(words, "text", operator=FullTextOperator.AND)
+        if self.cipher is not None:
+            words = self.cipher.blind_terms(words)
+            if not words:
+                return []
+        query = MatchQuery(words, self.fts_column, operator=FullTextOperator.AND)
         try:
-            return self.table.search(query, query_type="fts").select([*columns, "_score"]).limit(limit).to_list()
+            rows = self.table.search(query, query_type="fts").select([*self._reading(columns), "_score"]).limit(limit).to_list()
+            return self._opened(rows, [*columns, "_score"])
         except (ValueError, OSError, RuntimeError) as exc:
             raise StoreError(f"the full-text index could not be queried ({exc})", hint="rebuild it: `ragledger reanalyze` or re-ingest") from exc
 
@@ -274,10 +312,10 @@ class ChunkStore:
 
     def text_query(self, text: str, where: str | None, limit: int, columns: list[str] | None = None):  # type: ignore[no-untyped-def]
         """The full-text leg (BM25 over the native FTS index), prefiltered the same way; None without terms."""
-        terms = _fts_terms(text)
+        terms = self.cipher.blind_terms(text) if self.cipher is not None else _fts_terms(text)
         if not terms:
             return None
-        q = self.table.search(terms, query_type="fts", fts_columns="text").select([*(columns or RESULT_COLUMNS), "_score"]).limit(limit)
+        q = self.table.search(terms, query_type="fts", fts_columns=self.fts_column).select([*(columns or RESULT_COLUMNS), "_score"]).limit(limit)
         if where:
             q = q.where(where, prefilter=True)
         return q
@@ -311,7 +349,18 @@ class ChunkStore:
             h.text_score = float(row.pop("_score", 0.0))
             h.fused += 1.0 / (60 + rank)
         ranked = sorted(hits.values(), key=lambda h: (language is not None and h.row.get("language") == language, h.fused), reverse=True)
-        return ranked[:k], open_rows
+        if self.cipher is None:
+            return ranked[:k], open_rows
+        # Open only the k returned (already past the access prefilter); a row whose document key was
+        # destroyed (a purge before its compaction) is skipped, and the next candidate takes its place.
+        shown: list[Hit] = []
+        for start in range(0, len(ranked), k):
+            batch = ranked[start:start + k]
+            readable = self.cipher.open_rows([h.row for h in batch])
+            shown += [h for h, ok in zip(batch, readable) if ok]
+            if len(shown) >= k:
+                break
+        return shown[:k], open_rows
 
 
 def _text_rows(query) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -327,6 +376,22 @@ def _fts_terms(text: str) -> str:
     # The FTS parser treats some punctuation as syntax; keep words only, in any script ("Kündigungsfrist",
     # "Müller", "łódź" stay whole; the index folds them to ASCII, so "Muller" finds "Müller" too).
     return " ".join(re.findall(r"[^\W_]+", text))
+
+
+SEALED = ("title", "title_spans", "text", "pii_spans")  # core/chunk_crypto.SEALED_COLUMNS
+
+
+def _check_sealing(table, encrypted: bool) -> None:  # type: ignore[no-untyped-def]
+    """Refuse a table written under the other `chunk_store.encryption` setting (never mix the two)."""
+    if table.count_rows() == 0:
+        return
+    plain = table.count_rows("fts IS NULL")
+    if encrypted and plain:
+        raise StoreError(f"the chunk store holds {plain} chunks in the clear, and policy says chunk_store.encryption: on",
+                         hint="re-write it encrypted: `ragledger store encrypt` (or set chunk_store.encryption: off in policies/policy.yaml)")
+    if not encrypted and plain < table.count_rows():
+        raise StoreError("the chunk store is encrypted, and policy says chunk_store.encryption: off",
+                         hint="set chunk_store.encryption: on in policies/policy.yaml, or re-write it in the clear: `ragledger store decrypt`")
 
 
 def _add_missing_columns(table) -> None:  # type: ignore[no-untyped-def]

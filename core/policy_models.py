@@ -200,6 +200,20 @@ class Abstention(Strict):
     see_also: int = Field(default=3, ge=0, le=10, description="closest passages offered, uncited, when the answer abstains")
 
 
+class ChunkStorePolicy(Strict):
+    """Encryption at rest of chunk content (docs/encryption.md). YAML reads a bare on/off as a
+    boolean; both spellings are accepted."""
+
+    encryption: Literal["on", "off"] = "on"
+
+    @field_validator("encryption", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
@@ -211,6 +225,7 @@ class PolicyFile(Strict):
     audit_log: AuditLogPolicy = AuditLogPolicy()
     cli: CliAuth = CliAuth()
     abstention: Abstention = Abstention()
+    chunk_store: ChunkStorePolicy = ChunkStorePolicy()
 
     @field_validator("groups")
     @classmethod

@@ -29,6 +29,7 @@ from core.db import write_lock
 from core.errors import RagLedgerError
 from core.guard import require_audited
 from core.ingest import remove_uploads
+from core.keystore import store_for
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.policy import Principal
@@ -233,6 +234,16 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     that quoted a remaining chunk may have quoted an erased one beside it."""
     targets = _targets(journal)
     refs = [key_ref_for_doc(d) for d in targets.doc_ids + targets.partial_doc_ids]
+    # A partly erased document's remaining chunks are sealed under the key about to be destroyed:
+    # re-sealed first under a staged next generation, which goes live as the old one is destroyed.
+    partial = targets.partial_doc_ids if ledger.chunk_cipher is not None else []
+    staged: dict[str, list] = {}
+    resealed = 0
+    if partial:
+        from core.chunk_rekey import reseal, stage
+
+        staged = stage(ledger, journal, partial, lambda: _save(ledger, journal))
+        resealed = reseal(ledger, staged, partial)
     # A subject's own key too (questions that named them, core/asked_about.py), found from the
     # subject and every spelling the plan found; under the chain's lock, so no question about them
     # is being sealed at the same moment.
@@ -240,9 +251,15 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     spellings = [subject, *_probes(ledger, journal)] if subject else []
     with ledger.engine.begin() as conn:
         write_lock(conn)
-        destroyed = destroy_keys(conn, refs)
+        vault = store_for(conn)
+        live = {r for r in staged if vault.newest_live(conn, r) == staged[r][0]}  # a re-run after they went live
+        destroyed = destroy_keys(conn, [r for r in refs if r not in live])
+        if staged:
+            from core.chunk_rekey import install
+
+            install(conn, staged, [r for r in staged if r not in live])
         asked = asked_about.forget(conn, spellings) if subject else {}
-    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records, **asked}
+    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records, "chunks_resealed": resealed, **asked}
 
 
 def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

@@ -75,21 +75,23 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
     embedder = Embedder(path, identity)
     with store_lock(ledger.settings.home, exclusive=True):  # no ingestion or purge while the corpus is copied
         index = ledger.active_index()
-        old = ChunkStore(ledger.settings.lance_dir, table=index["table"])
+        old = ChunkStore(ledger.settings.lance_dir, table=index["table"], cipher=ledger.chunk_cipher)
         if old.name == new_name:
             raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
         source = old.table.to_arrow() if old.name in old.db.table_names() else SCHEMA.empty_table()
         if new_name in old.db.table_names():
             old.db.drop_table(new_name)
-        target = ChunkStore(ledger.settings.lance_dir, table=new_name)
+        target = ChunkStore(ledger.settings.lance_dir, table=new_name, cipher=ledger.chunk_cipher)
         total = source.num_rows
         report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
         for start in range(0, total, BATCH):
             part = source.slice(start, BATCH).to_pylist()
+            if old.cipher is not None:  # the embedder reads the content; add() seals it again
+                old.cipher.open_rows(part)
             vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in part])
             for r, v in zip(part, vectors):
                 r["vector"] = v.tolist()
-            target.table.add(pa.Table.from_pylist(part, schema=SCHEMA))
+            target.add(part)
             report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
         target.table  # noqa: B018  (an empty corpus still gets its table)
         target.ensure_indexes()
