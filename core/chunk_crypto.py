@@ -48,21 +48,31 @@ def is_sealed(value: str | None) -> bool:
     return bool(value) and value.startswith(PREFIX)  # type: ignore[union-attr]
 
 
-# LanceDB's default English stop words (tantivy's list, Lucene's classic set).
-STOP_WORDS = frozenset("a an and are as at be but by for if in into is it no not of on or such that the their then there "
-                       "these they this to was will with".split())
+# LanceDB's default English stop words (tantivy's: the Snowball English list), applied after stemming.
+STOP_WORDS = frozenset("""
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers herself it its
+itself they them their theirs themselves what which who whom this that these those am is are was were be been being have
+has had having do does did doing would should could ought i'm you're he's she's it's we're they're i've you've we've
+they've i'd you'd he'd she'd we'd they'd i'll you'll he'll she'll we'll they'll isn't aren't wasn't weren't hasn't
+haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't can't cannot couldn't mustn't let's that's who's
+what's here's there's when's where's why's how's a an the and but if or because as until while of at by for with about
+against between into through during before after above below to from up down in out on off over under again further
+then once here there when where why how all any both each few more most other some such no nor not only own same so
+than too very""".split())
 
 
 def normalise_terms(text: str) -> list[str]:
-    """The terms of `text` as the plaintext index sees them: words in any script, over-long ones
-    dropped, lowercased, stop words removed, English-stemmed, folded to ASCII (LanceDB's default
-    tokenizer chain, re-done here because the index only ever sees the hashes)."""
+    """The terms of `text` as the plaintext index sees them, re-done here because the index only ever
+    sees the hashes: LanceDB's default chain (words in any script, over-long ones dropped, lowercase,
+    Snowball English stem, stop words, ASCII folding), in that order (checked against LanceDB:
+    "does" stems to "doe" and stays, "having" stems to "have" and goes)."""
     words = [w.lower() for w in re.findall(r"[^\W_]+", text) if len(w.encode()) <= MAX_TERM_BYTES]
-    words = [w for w in words if w not in STOP_WORDS]
     with _STEM_LOCK:  # the Snowball stemmer is not thread-safe
         stemmed = _stemmer().stemWords(words)
     out = []
     for w in stemmed:
+        if w in STOP_WORDS:
+            continue
         folded = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
         out.append(folded or w)
     return out

@@ -184,13 +184,15 @@ def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], jou
     targets = _targets(journal)
     ledger.store.refresh()
     table = DocumentRow.__table__  # type: ignore[attr-defined]
+    # Read before the transaction: opening sealed rows reads the key vault on a connection of its own.
+    remaining = {d: ledger.store.rows_where(id_predicate("doc_id", [d]), ["chunk_id", "pii_spans"]) for d in targets.partial_doc_ids}
     with ledger.engine.begin() as conn:
         for d in targets.doc_ids:
             conn.execute(table.update().where(table.c.doc_id == d).values(
                 status="erased", title="[erased]", title_spans="[]", source_key=f"erased:{d}", meta="{}", pii_summary="{}",
                 source_file=None, chunk_count=0, updated_at=utcnow()))
         for d in targets.partial_doc_ids:
-            rows = ledger.store.rows_where(id_predicate("doc_id", [d]), ["chunk_id", "pii_spans"])
+            rows = remaining[d]
             summary = Counter(s["type"] for r in rows for s in json.loads(r["pii_spans"]))
             values = dict(chunk_count=len(rows), pii_summary=json.dumps(dict(summary), sort_keys=True), source_file=None, updated_at=utcnow())
             values.update(_scrubbed(conn, d, targets.scrub.get(d, [])))
