@@ -19,8 +19,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from core.chunk_store import SCHEMA, ChunkStore
 from core.errors import RagLedgerError, StoreError
 from core.locks import store_lock
