@@ -233,6 +233,26 @@ class ChunkStore:
     def rows_where(self, where: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
         return self.all_rows(columns or RESULT_COLUMNS, where)
 
+    def update_fields(self, updates: list[dict[str, Any]]) -> None:
+        """Change some columns of existing rows, matched by chunk_id. In an encrypted store a sealed
+        content column is changed by re-sealing the whole row (its columns are sealed together)."""
+        if not updates:
+            return
+        if self.cipher is None:
+            data = pa.Table.from_pylist(updates, schema=pa.schema([SCHEMA.field(c) for c in updates[0]]))
+            self.table.merge_insert("chunk_id").when_matched_update_all().execute(data)
+            return
+        by_id = {u["chunk_id"]: u for u in updates}
+        ids = list(by_id)
+        rows: list[dict[str, Any]] = []
+        for i in range(0, len(ids), 500):
+            raw = self.table.search().where(id_predicate("chunk_id", ids[i:i + 500])).select([f.name for f in SCHEMA]).limit(None).to_list()
+            readable = self.cipher.open_rows(raw)
+            rows += [{**r, **by_id[r["chunk_id"]]} for r, ok in zip(raw, readable) if ok]  # an erased key stays erased
+        if rows:
+            sealed = pa.Table.from_pylist(self.cipher.seal_rows(rows), schema=SCHEMA)
+            self.table.merge_insert("chunk_id").when_matched_update_all().execute(sealed)
+
     def delete_where(self, where: str) -> None:
         self.table.delete(where)
 
