@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from core.chunk_store import SCHEMA, ChunkStore
 from core.errors import RagLedgerError, StoreError
 from core.locks import store_lock
@@ -84,12 +86,13 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
         report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
         for start in range(0, total, BATCH):
             part = source.slice(start, BATCH).to_pylist()
-            if old.cipher is not None:  # the embedder reads the content; add() seals it again
-                old.cipher.open_rows(part)
-            vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in part])
+            content = [dict(r) for r in part]
+            if old.cipher is not None:  # the embedder reads the content; the rows are copied still sealed
+                old.cipher.open_rows(content)
+            vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in content])
             for r, v in zip(part, vectors):
                 r["vector"] = v.tolist()
-            target.add(part)
+            target.table.add(pa.Table.from_pylist(part, schema=SCHEMA))
             report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
         target.table  # noqa: B018  (an empty corpus still gets its table)
         target.ensure_indexes()
