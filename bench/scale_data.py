@@ -45,7 +45,7 @@ def rows_batch(start: int, n: int, rng: random.Random, nrng: np.random.Generator
             cols[key].append(value)
     v = nrng.standard_normal((n, DIMENSIONS), dtype=np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    arrays = [pa.array(cols[f.name], type=f.type) for f in SCHEMA if f.name != "vector"]
+    arrays = [pa.array(cols[f.name] or [None] * n, type=f.type) for f in SCHEMA if f.name != "vector"]  # language, fts: null
     arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), DIMENSIONS))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
@@ -55,13 +55,17 @@ def build(home: Path, n: int, index: VectorIndexConfig | None = None) -> dict:
     marker = home / f"built-{n}.json"
     if marker.exists():
         return json.loads(marker.read_text())
-    store = ChunkStore(home / "lance", index=index or VectorIndexConfig(min_rows=0))
+    from bench.bench_ask import open_ledger
+
+    cipher = open_ledger(home).chunk_cipher  # the shipped policy: content sealed (docs/encryption.md)
+    store = ChunkStore(home / "lance", index=index or VectorIndexConfig(min_rows=0), cipher=cipher)
     if store.name in store.db.table_names():
         store.db.drop_table(store.name)
     rng, nrng = random.Random(7), np.random.default_rng(7)
     t = time.perf_counter()
     for start in range(0, n, BATCH):
-        store.table.add(rows_batch(start, min(BATCH, n - start), rng, nrng))
+        batch = rows_batch(start, min(BATCH, n - start), rng, nrng)
+        store.table.add(batch if cipher is None else pa.Table.from_pylist(cipher.seal_rows(batch.to_pylist()), schema=SCHEMA))
     write_s = time.perf_counter() - t
     t = time.perf_counter()
     store.ensure_indexes()

@@ -41,6 +41,7 @@ SCHEMA = pa.schema(
         pa.field("pii_spans", pa.string()),
         pa.field("pii_types", pa.list_(pa.string())),
         pa.field("language", pa.string()),  # the document's (core/languages.py); null in tables made before it
+        pa.field("fts", pa.string()),  # encrypted stores: the blind index terms (core/chunk_crypto.py); else null
         pa.field("vector", pa.list_(pa.float32(), DIMENSIONS)),
     ]
 )
@@ -53,7 +54,7 @@ def schema_for(dimensions: int) -> pa.Schema:
     return SCHEMA.set(SCHEMA.get_field_index("vector"), pa.field("vector", pa.list_(pa.float32(), dimensions)))
 
 
-RESULT_COLUMNS = [f.name for f in SCHEMA if f.name != "vector"]
+RESULT_COLUMNS = [f.name for f in SCHEMA if f.name not in ("vector", "fts")]
 VECTOR_INDEX = "vector_idx"
 # What the withheld accounting needs of a row it never shows.
 LABEL_COLUMNS = ["chunk_id", "doc_id", "content_hash", "groups", "classification"]
@@ -126,12 +127,19 @@ def id_predicate(column: str, ids: list[str]) -> str:
 
 
 class ChunkStore:
+    """`cipher` (core/chunk_crypto.ChunkCipher, from the Ledger when policy says
+    `chunk_store.encryption: on`) seals what is written and opens what is returned; without it the
+    content is stored in the clear. `check` refuses a table whose rows do not match the setting.
+    `directory`: a local folder, or an object store URI (s3://bucket/prefix, core/object_store.py);
+    an unreachable store or refused credentials raise ObjectStoreError naming the URI."""
+
     def __init__(self, directory: Path | str, table: str = TABLE, index: VectorIndexConfig | None = None,
-                 dimensions: int | None = None) -> None:
-        """`directory`: a local folder, or an object store URI (s3://bucket/prefix, core/object_store.py);
-        an unreachable store or refused credentials raise ObjectStoreError naming the URI here."""
+                 dimensions: int | None = None, cipher: Any = None, check: bool = True) -> None:
         from core import object_store
 
+        self.cipher = cipher
+        self.check = check
+        self.fts_column = "fts" if cipher is not None else "text"
         self.name = table
         self._dimensions = dimensions  # of a table this creates; an existing table's own are read from it
         self.directory = directory
@@ -150,6 +158,8 @@ class ChunkStore:
                 if self.name in self.db.table_names():
                     self._table = self.db.open_table(self.name)
                     _add_missing_columns(self._table)
+                    if self.check:
+                        _check_sealing(self._table, self.cipher is not None)
                 else:
                     self._table = self.db.create_table(self.name, schema=schema_for(self._dimensions or DIMENSIONS), exist_ok=True)
         return self._table
@@ -179,6 +189,8 @@ class ChunkStore:
         if rows:  # one commit: on an object store the data files are written first, the manifest last
             # (a conditional put), so a failed append leaves no row visible, only unreferenced files
             # that the next purge's cleanup removes
+            if self.cipher is not None:
+                rows = self.cipher.seal_rows(rows)
             with self._errors():
                 self.table.add(pa.Table.from_pylist(rows, schema=schema_for(self.dimensions)))
 
@@ -191,9 +203,12 @@ class ChunkStore:
         created: list[str] = []
         if rows == 0:
             return created
-        if "text_idx" not in names:
-            self.table.create_fts_index("text", replace=True)
-            created.append("text_idx")
+        if self.text_index not in names:
+            if self.cipher is not None:  # hex hashes: nothing to stem, fold or stop (done before hashing)
+                self.table.create_fts_index("fts", replace=True, stem=False, remove_stop_words=False, ascii_folding=False)
+            else:
+                self.table.create_fts_index("text", replace=True)
+            created.append(self.text_index)
         if "groups_idx" not in names:
             self.table.create_scalar_index("groups", index_type="LABEL_LIST", replace=True, name="groups_idx")
             created.append("groups_idx")
@@ -240,9 +255,32 @@ class ChunkStore:
     def count(self, where: str | None = None) -> int:
         return self.table.count_rows(where) if where else self.table.count_rows()
 
+    @property
+    def text_index(self) -> str:
+        return f"{self.fts_column}_idx"
+
     def rows_where(self, where: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
-        q = self.table.search().where(where).select(columns or RESULT_COLUMNS).limit(None)
-        return q.to_list()
+        return self.all_rows(columns or RESULT_COLUMNS, where)
+
+    def update_fields(self, updates: list[dict[str, Any]]) -> None:
+        """Change some columns of existing rows, matched by chunk_id. In an encrypted store a sealed
+        content column is changed by re-sealing the whole row (its columns are sealed together)."""
+        if not updates:
+            return
+        if self.cipher is None:
+            data = pa.Table.from_pylist(updates, schema=pa.schema([SCHEMA.field(c) for c in updates[0]]))
+            self.table.merge_insert("chunk_id").when_matched_update_all().execute(data)
+            return
+        by_id = {u["chunk_id"]: u for u in updates}
+        ids = list(by_id)
+        rows: list[dict[str, Any]] = []
+        for i in range(0, len(ids), 500):
+            raw = self.table.search().where(id_predicate("chunk_id", ids[i:i + 500])).select([f.name for f in SCHEMA]).limit(None).to_list()
+            readable = self.cipher.open_rows(raw)
+            rows += [{**r, **by_id[r["chunk_id"]]} for r, ok in zip(raw, readable) if ok]  # an erased key stays erased
+        if rows:
+            sealed = pa.Table.from_pylist(self.cipher.seal_rows(rows), schema=SCHEMA)
+            self.table.merge_insert("chunk_id").when_matched_update_all().execute(sealed)
 
     def delete_where(self, where: str) -> None:
         with self._errors():
@@ -256,13 +294,27 @@ class ChunkStore:
 
     def all_rows(self, columns: list[str], where: str | None = None) -> list[dict[str, Any]]:
         """Every row (or every row matching `where`), unranked and unlimited."""
-        q = self.table.search().select(columns).limit(None)
+        q = self.table.search().select(self._reading(columns)).limit(None)
         if where:
             q = q.where(where)
-        return q.to_list()
+        return self._opened(q.to_list(), columns)
+
+    def _reading(self, columns: list[str]) -> list[str]:
+        """The columns to fetch: a sealed content column needs the sealed text and its ids."""
+        if self.cipher is None or not set(columns) & set(SEALED):
+            return columns
+        return list(dict.fromkeys([*columns, "chunk_id", "doc_id", "text"]))
+
+    def _opened(self, rows: list[dict[str, Any]], columns: list[str], drop_unreadable: bool = False) -> list[dict[str, Any]]:
+        """Open the sealed rows (only these: a search opens what it returns, never its candidates)."""
+        if self.cipher is None or not set(columns) & set(SEALED):
+            return rows
+        readable = self.cipher.open_rows(rows)
+        keep = [*columns, *(c for c in ("_score", "_distance") if c not in columns)]
+        return [{c: r[c] for c in keep if c in r} for r, ok in zip(rows, readable) if ok or not drop_unreadable]
 
     def has_text_index(self) -> bool:
-        return any(i.name == "text_idx" for i in self.table.list_indices())
+        return any(i.name == self.text_index for i in self.table.list_indices())
 
     def text_candidates(self, words: str, columns: list[str], limit: int = 10_000) -> list[dict[str, Any]]:
         """Rows whose full-text index holds every word of `words` (a match query with AND, not a
@@ -272,9 +324,14 @@ class ChunkStore:
 
         if not words.strip() or self.table.count_rows() == 0 or not self.has_text_index():
             return []
-        query = MatchQuery(words, "text", operator=FullTextOperator.AND)
+        if self.cipher is not None:
+            words = self.cipher.blind_terms(words)
+            if not words:
+                return []
+        query = MatchQuery(words, self.fts_column, operator=FullTextOperator.AND)
         try:
-            return self.table.search(query, query_type="fts").select([*columns, "_score"]).limit(limit).to_list()
+            rows = self.table.search(query, query_type="fts").select([*self._reading(columns), "_score"]).limit(limit).to_list()
+            return self._opened(rows, [*columns, "_score"])
         except (ValueError, OSError, RuntimeError) as exc:
             raise StoreError(f"the full-text index could not be queried ({exc})", hint="rebuild it: `ragledger reanalyze` or re-ingest") from exc
 
@@ -305,10 +362,10 @@ class ChunkStore:
 
     def text_query(self, text: str, where: str | None, limit: int, columns: list[str] | None = None):  # type: ignore[no-untyped-def]
         """The full-text leg (BM25 over the native FTS index), prefiltered the same way; None without terms."""
-        terms = _fts_terms(text)
+        terms = self.cipher.blind_terms(text) if self.cipher is not None else _fts_terms(text)
         if not terms:
             return None
-        q = self.table.search(terms, query_type="fts", fts_columns="text").select([*(columns or RESULT_COLUMNS), "_score"]).limit(limit)
+        q = self.table.search(terms, query_type="fts", fts_columns=self.fts_column).select([*(columns or RESULT_COLUMNS), "_score"]).limit(limit)
         if where:
             q = q.where(where, prefilter=True)
         return q
@@ -342,7 +399,18 @@ class ChunkStore:
             h.text_score = float(row.pop("_score", 0.0))
             h.fused += 1.0 / (60 + rank)
         ranked = sorted(hits.values(), key=lambda h: (language is not None and h.row.get("language") == language, h.fused), reverse=True)
-        return ranked[:k], open_rows
+        if self.cipher is None:
+            return ranked[:k], open_rows
+        # Open only the k returned (already past the access prefilter); a row whose document key was
+        # destroyed (a purge before its compaction) is skipped, and the next candidate takes its place.
+        shown: list[Hit] = []
+        for start in range(0, len(ranked), k):
+            batch = ranked[start:start + k]
+            readable = self.cipher.open_rows([h.row for h in batch])
+            shown += [h for h, ok in zip(batch, readable) if ok]
+            if len(shown) >= k:
+                break
+        return shown[:k], open_rows
 
 
 def _text_rows(query) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -358,6 +426,22 @@ def _fts_terms(text: str) -> str:
     # The FTS parser treats some punctuation as syntax; keep words only, in any script ("Kündigungsfrist",
     # "Müller", "łódź" stay whole; the index folds them to ASCII, so "Muller" finds "Müller" too).
     return " ".join(re.findall(r"[^\W_]+", text))
+
+
+SEALED = ("title", "title_spans", "text", "pii_spans")  # core/chunk_crypto.SEALED_COLUMNS
+
+
+def _check_sealing(table, encrypted: bool) -> None:  # type: ignore[no-untyped-def]
+    """Refuse a table written under the other `chunk_store.encryption` setting (never mix the two)."""
+    if table.count_rows() == 0:
+        return
+    plain = table.count_rows("fts IS NULL")
+    if encrypted and plain:
+        raise StoreError(f"the chunk store holds {plain} chunks in the clear, and policy says chunk_store.encryption: on",
+                         hint="re-write it encrypted: `ragledger store encrypt` (or set chunk_store.encryption: off in policies/policy.yaml)")
+    if not encrypted and plain < table.count_rows():
+        raise StoreError("the chunk store is encrypted, and policy says chunk_store.encryption: off",
+                         hint="set chunk_store.encryption: on in policies/policy.yaml, or re-write it in the clear: `ragledger store decrypt`")
 
 
 def _add_missing_columns(table) -> None:  # type: ignore[no-untyped-def]

@@ -158,6 +158,27 @@ class KeyStore:
             conn.execute(table.insert().values(ref=ref, generation=max(r.generation for r in mine), wrapped=None, kms=self.kms.name))
         return destroyed
 
+    def stage(self, conn: Connection, ref: str) -> tuple[int, bytes, bytes]:
+        """A key for the generation after `ref`'s newest, not yet stored: (generation, key, wrapped).
+        A purge re-seals a partly erased document's remaining chunks under it first, then
+        `install`s it as it destroys the old generations (core/chunk_rekey.py)."""
+        generation = max((r.generation for r in self._rows(conn, [ref])), default=0) + 1
+        key = AESGCM.generate_key(bit_length=256)
+        return generation, key, self.kms.wrap(key, _aad(ref, generation))
+
+    def unwrap_staged(self, ref: str, generation: int, wrapped: bytes) -> bytes:
+        return self._unwrap(ref, generation, wrapped)
+
+    def install(self, conn: Connection, ref: str, generation: int, wrapped: bytes) -> None:
+        """Make a staged key `ref`'s live generation, replacing whatever the ref holds (call `destroy` first)."""
+        table = SealingKey.__table__  # type: ignore[attr-defined]
+        conn.execute(table.delete().where(table.c.ref == ref))
+        conn.execute(table.insert().values(ref=ref, generation=generation, wrapped=wrapped, kms=self.kms.name))
+
+    def newest_live(self, conn: Connection, ref: str) -> int | None:
+        live = [r.generation for r in self._rows(conn, [ref]) if r.wrapped is not None]
+        return max(live) if live else None
+
     def check(self, conn: Connection) -> None:
         """Fail clearly when this master key is not the one that wrapped the database's keys."""
         table = SealingKey.__table__  # type: ignore[attr-defined]

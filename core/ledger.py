@@ -78,7 +78,16 @@ class Ledger:
 
         index = self.active_index()
         self.__dict__.setdefault("_index_seen", index)
-        return ChunkStore(self.settings.lance_location, table=index["table"], dimensions=index.get("dimensions"))
+        return ChunkStore(self.settings.lance_location, table=index["table"], dimensions=index.get("dimensions"), cipher=self.chunk_cipher)
+
+    @cached_property
+    def chunk_cipher(self):  # type: ignore[no-untyped-def]
+        """The chunk store's sealing (policy `chunk_store.encryption`); None when it is off."""
+        if self.policy.files.chunk_store.encryption != "on":
+            return None
+        from core.chunk_crypto import ChunkCipher
+
+        return ChunkCipher(self.engine)
 
     @cached_property
     def embedder(self):  # type: ignore[no-untyped-def]

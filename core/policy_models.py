@@ -252,6 +252,20 @@ class EmbedderSetting(Strict):
     identity: str | None = None  # the name audit records give it (default: the model string)
 
 
+class ChunkStorePolicy(Strict):
+    """Encryption at rest of chunk content (docs/encryption.md). YAML reads a bare on/off as a
+    boolean; both spellings are accepted."""
+
+    encryption: Literal["on", "off"] = "on"
+
+    @field_validator("encryption", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
@@ -265,6 +279,7 @@ class PolicyFile(Strict):
     abstention: Abstention = Abstention()
     routing: Routing = Routing()
     embedder: EmbedderSetting | None = None
+    chunk_store: ChunkStorePolicy = ChunkStorePolicy()
 
     @field_validator("groups")
     @classmethod

@@ -29,6 +29,7 @@ from core.db import write_lock
 from core.errors import RagLedgerError
 from core.guard import require_audited
 from core.ingest import remove_uploads
+from core.keystore import store_for
 from core.ledger import Ledger
 from core.locks import store_lock
 from core.policy import Principal
@@ -183,13 +184,15 @@ def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], jou
     targets = _targets(journal)
     ledger.store.refresh()
     table = DocumentRow.__table__  # type: ignore[attr-defined]
+    # Read before the transaction: opening sealed rows reads the key vault on a connection of its own.
+    remaining = {d: ledger.store.rows_where(id_predicate("doc_id", [d]), ["chunk_id", "pii_spans"]) for d in targets.partial_doc_ids}
     with ledger.engine.begin() as conn:
         for d in targets.doc_ids:
             conn.execute(table.update().where(table.c.doc_id == d).values(
                 status="erased", title="[erased]", title_spans="[]", source_key=f"erased:{d}", meta="{}", pii_summary="{}",
                 source_file=None, chunk_count=0, updated_at=utcnow()))
         for d in targets.partial_doc_ids:
-            rows = ledger.store.rows_where(id_predicate("doc_id", [d]), ["chunk_id", "pii_spans"])
+            rows = remaining[d]
             summary = Counter(s["type"] for r in rows for s in json.loads(r["pii_spans"]))
             values = dict(chunk_count=len(rows), pii_summary=json.dumps(dict(summary), sort_keys=True), source_file=None, updated_at=utcnow())
             values.update(_scrubbed(conn, d, targets.scrub.get(d, [])))
@@ -233,6 +236,16 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     that quoted a remaining chunk may have quoted an erased one beside it."""
     targets = _targets(journal)
     refs = [key_ref_for_doc(d) for d in targets.doc_ids + targets.partial_doc_ids]
+    # A partly erased document's remaining chunks are sealed under the key about to be destroyed:
+    # re-sealed first under a staged next generation, which goes live as the old one is destroyed.
+    partial = targets.partial_doc_ids if ledger.chunk_cipher is not None else []
+    staged: dict[str, list] = {}
+    resealed = 0
+    if partial:
+        from core.chunk_rekey import reseal, stage
+
+        staged = stage(ledger, journal, partial, lambda: _save(ledger, journal))
+        resealed = reseal(ledger, staged, partial)
     # A subject's own key too (questions that named them, core/asked_about.py), found from the
     # subject and every spelling the plan found; under the chain's lock, so no question about them
     # is being sealed at the same moment.
@@ -240,9 +253,15 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     spellings = [subject, *_probes(ledger, journal)] if subject else []
     with ledger.engine.begin() as conn:
         write_lock(conn)
-        destroyed = destroy_keys(conn, refs)
+        vault = store_for(conn)
+        live = {r for r in staged if vault.newest_live(conn, r) == staged[r][0]}  # a re-run after they went live
+        destroyed = destroy_keys(conn, [r for r in refs if r not in live])
+        if staged:
+            from core.chunk_rekey import install
+
+            install(conn, staged, [r for r in staged if r not in live])
         asked = asked_about.forget(conn, spellings) if subject else {}
-    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records, **asked}
+    return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records, "chunks_resealed": resealed, **asked}
 
 
 def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:

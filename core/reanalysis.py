@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy import select
 
 from core import pii
@@ -92,14 +91,8 @@ def reanalyze(ledger: Ledger, principal: Principal, *, progress: Progress | None
         result.documents += 1
         result.chunks += len(chunks)
     if updates:
-        data = pa.table({
-            "chunk_id": pa.array([u["chunk_id"] for u in updates], pa.string()),
-            "pii_spans": pa.array([u["pii_spans"] for u in updates], pa.string()),
-            "pii_types": pa.array([u["pii_types"] for u in updates], pa.list_(pa.string())),
-            "title_spans": pa.array([u["title_spans"] for u in updates], pa.string()),
-        })
         with store_lock(ledger.settings.home, exclusive=False):
-            store.table.merge_insert("chunk_id").when_matched_update_all().execute(data)
+            store.update_fields(updates)  # an encrypted store re-seals the rows (core/chunk_store.py)
     with ledger.engine.begin() as conn:
         for r in registry:
             conn.execute(table.update().where(table.c.doc_id == r["doc_id"]).values(

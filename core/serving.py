@@ -75,19 +75,22 @@ def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name:
     embedder = Embedder(path, identity)
     with store_lock(ledger.settings.home, exclusive=True):  # no ingestion or purge while the corpus is copied
         index = ledger.active_index()
-        old = ChunkStore(ledger.settings.lance_location, table=index["table"])
+        old = ChunkStore(ledger.settings.lance_location, table=index["table"], cipher=ledger.chunk_cipher)
         if old.name == new_name:
             raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
         dimensions = embedder.dimensions  # may differ from the old index's (a re-embed is how a dimension changes)
         source = old.table.to_arrow() if old.name in old.db.table_names() else schema_for(dimensions).empty_table()
         if new_name in old.db.table_names():
             old.db.drop_table(new_name)
-        target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=dimensions)
+        target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=dimensions, cipher=ledger.chunk_cipher)
         total = source.num_rows
         report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
         for start in range(0, total, BATCH):
             part = source.slice(start, BATCH).to_pylist()
-            vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in part])
+            content = [dict(r) for r in part]
+            if old.cipher is not None:  # the embedder reads the content; the rows are copied still sealed
+                old.cipher.open_rows(content)
+            vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in content])
             for r, v in zip(part, vectors):
                 r["vector"] = v.tolist()
             target.table.add(pa.Table.from_pylist(part, schema=schema_for(dimensions)))

@@ -56,7 +56,7 @@ def test_the_index_scan_finds_the_code_of_a_row_that_was_only_soft_deleted(tmp_p
 
 
 def test_a_purge_with_a_vector_index_is_certified_with_the_index_scan(ledger) -> None:  # type: ignore[no-untyped-def]
-    ledger.__dict__["store"] = ChunkStore(ledger.settings.lance_dir, index=SMALL_INDEX)
+    ledger.__dict__["store"] = ChunkStore(ledger.settings.lance_dir, index=SMALL_INDEX, cipher=ledger.chunk_cipher)
     rows = make_rows(0, 600)
     for i in range(0, 600, 200):
         ledger.store.add(rows[i:i + 200])

@@ -121,3 +121,37 @@ def demo_load(as_json: bool, user: str) -> None:
         click.echo(f"{s.step:<14} {'done' if s.changed else 'unchanged':<9} {s.summary}")
     click.echo(f"Demo loaded in {time.perf_counter() - started:.1f} s." if result.changed
                else "Nothing changed: the demo was already loaded.")
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The chunk store (encryption at rest: docs/encryption.md)."""
+
+
+def _rewrite(encrypt: bool, as_json: bool, user: str) -> None:
+    from core.chunk_migrate import rewrite_store
+    from core.guard import require_audited
+
+    ledger = open_ledger()
+    require_audited(ledger, ledger.policy.principal(user), "documents.ingest", f"store.{'encrypt' if encrypt else 'decrypt'}")
+    result = rewrite_store(ledger, encrypt)
+    if as_json:
+        emit(result, True)
+        return
+    click.echo(f"{result['table']}: {result['chunks']} chunks, {result['rewritten']} re-written {'encrypted' if encrypt else 'in the clear'}")
+
+
+@store_group.command("encrypt")
+@click.option("--json", "as_json", is_flag=True)
+@user_option(DEFAULT_CLI_USER)
+def store_encrypt(as_json: bool, user: str) -> None:
+    """Re-write a plaintext chunk store encrypted (needed once chunk_store.encryption is on)."""
+    _rewrite(True, as_json, user)
+
+
+@store_group.command("decrypt")
+@click.option("--json", "as_json", is_flag=True)
+@user_option(DEFAULT_CLI_USER)
+def store_decrypt(as_json: bool, user: str) -> None:
+    """Re-write an encrypted chunk store in the clear (after setting chunk_store.encryption: off)."""
+    _rewrite(False, as_json, user)
