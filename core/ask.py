@@ -53,6 +53,9 @@ class AskResult:
     # When the answer abstains: the closest passages, shown as "see also" and never cited as sources.
     see_also: list[Citation] = field(default_factory=list)
     abstention: dict[str, Any] = field(default_factory=dict)  # decision, reason, scores, thresholds
+    # Every passage retrieved, in rank order (1-based), before abstention chose what to show: the golden
+    # set's recall@k and drift read it, so one retrieval serves both the answer and the evaluation.
+    retrieved: list[dict[str, Any]] = field(default_factory=list)  # {rank, doc_id, chunk_id, score, similarity}
 
     @property
     def shown(self) -> list[Citation]:
@@ -154,8 +157,10 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
                        "content_hash": retrieval.hits[c.n - 1].row["content_hash"]} for c in see_also],
         )
     )
+    retrieved = [{"rank": n, "doc_id": h.row["doc_id"], "chunk_id": h.chunk_id, "score": round(h.fused, 5),
+                  "similarity": round(float(h.vector_score), 5)} for n, h in enumerate(retrieval.hits, start=1)]
     return AskResult(answer_text, citations, dict(redactor.counts), audit_id, len(retrieval.withheld), round(latency, 2),
-                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule))
+                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule), retrieved)
 
 
 def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:

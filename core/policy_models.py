@@ -200,6 +200,18 @@ class Abstention(Strict):
     see_also: int = Field(default=3, ge=0, le=10, description="closest passages offered, uncited, when the answer abstains")
 
 
+class EvaluationPolicy(Strict):
+    """The golden set the ledger checks itself against (core/golden.py, docs/evaluation.md): re-asked
+    after an ingest gives one of its source documents a new version, compared run to run for drift,
+    and run before a model checkpoint is promoted to production."""
+
+    golden_set: str | None = Field(default=None, description="YAML golden set; relative paths are relative to the policies folder")
+    on_new_version: Literal["run", "off"] = "run"  # only with a golden set
+    drift_score_drop: float = Field(default=0.05, ge=0.0, le=2.0,
+                                    description="a question drifts when its document's similarity drops by more than this")
+    promotion_gate: bool = True  # only with a golden set
+
+
 class PolicyFile(Strict):
     version: str
     groups: list[str]
@@ -211,6 +223,7 @@ class PolicyFile(Strict):
     audit_log: AuditLogPolicy = AuditLogPolicy()
     cli: CliAuth = CliAuth()
     abstention: Abstention = Abstention()
+    evaluation: EvaluationPolicy = EvaluationPolicy()
 
     @field_validator("groups")
     @classmethod
