@@ -121,7 +121,7 @@ def ingest(
     if progress:
         if checked is not None:
             failed = f", {len(checked.regressions)} failure(s): " + "; ".join(checked.regressions) if checked.regressions else ", no failure"
-            progress(f"freshness: {checked.questions} golden question(s) re-asked{failed}", len(sources), len(sources))
+            progress(f"freshness: {checked.questions} golden question(s) re-asked{failed}", len(sources) - 1, len(sources))
         progress("done", len(sources), len(sources))
     return results
 
