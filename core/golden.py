@@ -16,42 +16,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-
 from core.actions import SIMULATE
 from core.ask import ask
-from core.errors import RagLedgerError
 from core.golden_events import EvaluationRun
+from core.golden_set import EvaluationError, GoldenQuestion, load_golden  # noqa: F401  (their home before; imported from here)
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
-from core.retrieval import DEFAULT_K, retrieve
+from core.retrieval import DEFAULT_K
 from core.tables import DocumentRow
 
 METRICS = ("recall_at_k", "citation_correct", "answer_contains")
 TOLERANCE = 0.001  # the run is deterministic (same model, corpus and policy); this only absorbs float noise
-
-
-class GoldenQuestion(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    question: str
-    source: str  # a doc_id, or the end of the ingested file's path ("policies/remote-work.md")
-    answer_contains: str
-    # Facts an earlier version of the source stated and the current one does not (freshness): an answer
-    # that still contains one, for any principal, is a failure like a leak.
-    stale: list[str] = []
-
-    @field_validator("question", "source", "answer_contains")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v.strip()
-
-
-class EvaluationError(RagLedgerError):
-    """The golden set or the baseline cannot be used; or the run regressed (exit code 6)."""
 
 
 class Regression(EvaluationError):
@@ -90,26 +66,6 @@ class EvaluationReport:
     def baseline(self) -> dict[str, Any]:
         return {"k": self.k, "questions": self.questions,
                 "scores": {s.principal: {m: getattr(s, m) for m in METRICS} | {"leaks": s.leaks, "stale": s.stale} for s in self.scores}}
-
-
-def load_golden(path: Path) -> list[GoldenQuestion]:
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise EvaluationError(f"{path}: no such golden set", hint="give a YAML list of {question, source, answer_contains}") from None
-    except yaml.YAMLError as exc:
-        raise EvaluationError(f"{path}: not valid YAML: {exc}", hint="fix the file; nothing was run") from None
-    if not isinstance(raw, list) or not raw:
-        raise EvaluationError(f"{path}: expected a non-empty list of questions", hint="each item: question, source, answer_contains")
-    out = []
-    for n, item in enumerate(raw, start=1):
-        try:
-            out.append(GoldenQuestion.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "item"
-            raise EvaluationError(f"{path}: question {n}: field '{where}': {first['msg']}", hint="fix the file; nothing was run") from None
-    return out
 
 
 def resolve_sources(ledger: Ledger, questions: list[GoldenQuestion]) -> dict[str, DocumentRow]:

@@ -212,9 +212,16 @@ def _cross_validate(
             if g not in policy.groups:
                 raise PolicyError(principals_path, f"principals.{name}.groups", f"a group in policy.yaml, not {g!r}")
     golden = policy.evaluation.golden_set
-    if golden is not None and not (base / golden).is_file():
-        raise PolicyError(str(directory / "policy.yaml"), "evaluation.golden_set",
-                          f"a golden-set file (relative to {base}), not {golden!r}: no such file")
+    if golden is not None:
+        from core.golden_set import EvaluationError, load_golden
+
+        if not (base / golden).is_file():
+            raise PolicyError(str(directory / "policy.yaml"), "evaluation.golden_set",
+                              f"a golden-set file (relative to {base}), not {golden!r}: no such file")
+        try:
+            load_golden(base / golden)
+        except EvaluationError as exc:
+            raise PolicyError(str(directory / "policy.yaml"), "evaluation.golden_set", f"a valid golden set: {exc}") from None
     for claim, role in principals.oidc.role_claim_map.items():
         if role not in roles.roles:
             raise PolicyError(principals_path, f"oidc.role_claim_map.{claim}", f"a role in roles.yaml, not {role!r}")

@@ -100,3 +100,15 @@ def test_a_bad_switch_value_fails_at_policy_load(tmp_path) -> None:  # type: ign
     with pytest.raises(PolicyError) as err:
         load_policy(folder)
     assert err.value.field == "evaluation.on_new_version"
+
+
+def test_a_broken_golden_set_fails_at_policy_load_naming_the_question(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from core.errors import PolicyError
+    from core.policy import load_policy
+
+    (tmp_path / "g.yaml").write_text("- question: How long?\n  source: parental.md\n  answer_contains: ''\n")
+    with pytest.raises(PolicyError) as err:
+        load_policy(golden_policies(tmp_path, tmp_path / "g.yaml"))
+    assert err.value.field == "evaluation.golden_set" and "question 1: field 'answer_contains'" in str(err.value)
