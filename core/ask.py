@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from core.abstention import I_DONT_KNOW, decide
 from core.actions import ASK
 from core.answerers import Passage, get_answerer
@@ -71,17 +73,19 @@ class AskResult:
 
 
 def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT_K, answerer: str | None = None,
-        simulated_by: Principal | None = None) -> AskResult:
+        simulated_by: Principal | None = None, vector: np.ndarray | None = None) -> AskResult:
     """Answer `question` as `principal`. With `simulated_by`, a compliance officer sees what the
-    principal would receive; the audit record is then the officer's, marked as a simulation."""
+    principal would receive; the audit record is then the officer's, marked as a simulation.
+    `vector`: the question's embedding when the caller has it (the golden set asks one question as
+    every principal and embeds it once)."""
     # Held shared from retrieval to the audit append: a purge cannot erase a cited document (and
     # destroy its key) between the two, which would leave this answer readable under a fresh key.
     with store_lock(ledger.settings.home, exclusive=False):
-        return _ask(ledger, principal, question, k, answerer, simulated_by)
+        return _ask(ledger, principal, question, k, answerer, simulated_by, vector)
 
 
 def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: str | None,
-         simulated_by: Principal | None) -> AskResult:
+         simulated_by: Principal | None, vector: np.ndarray | None = None) -> AskResult:
     started = time.perf_counter()
     actor = simulated_by or principal
     require_audited(ledger, principal if simulated_by is None else simulated_by, ASK.name if simulated_by is None else "policy.simulate", "chat")
@@ -92,7 +96,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         raise RagLedgerError(f"the question is {len(question)} characters long", hint=f"keep it under {MAX_QUESTION_CHARS}")
 
     check_serving(ledger)  # a flagged embedder that policy forbids answers nothing (core/serving.py)
-    retrieval = retrieve(ledger, principal, question, k)
+    retrieval = retrieve(ledger, principal, question, k, vector=vector)
     redactor = redactor_for(ledger, principal)
     passages, citations = [], []
     # Per passage, what its redaction hid and what the guard's scan added: an answer that abstains

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,12 @@ class EvaluationReport:
     regressions: list[str] = field(default_factory=list)
     audit_id: str | None = None
     sources: dict[str, int] = field(default_factory=dict)  # doc_id -> the version this run asked about
+    seconds: float = 0.0  # how long the run took (freshness: what it added to the ingest)
 
     def as_dict(self) -> dict[str, Any]:
         return {"questions": self.questions, "k": self.k, "scores": [asdict(s) for s in self.scores],
-                "regressions": self.regressions, "audit_id": self.audit_id, "sources": self.sources}
+                "regressions": self.regressions, "audit_id": self.audit_id, "sources": self.sources,
+                "seconds": self.seconds}
 
     def baseline(self) -> dict[str, Any]:
         return {"k": self.k, "questions": self.questions,
@@ -117,10 +120,15 @@ def evaluate(ledger: Ledger, officer: Principal, questions: list[GoldenQuestion]
     require_audited(ledger, officer, SIMULATE.name, "evaluation")
     if not questions:
         raise EvaluationError("no golden question to ask", hint="with --changed: no source document has a new version since the last run")
+    started = time.perf_counter()
     sources = resolve_sources(ledger, questions)
-    scores = [_score(ledger, officer, ledger.policy.principal(name), questions, sources, k, answerer)
+    ledger.follow_active_index()
+    # Each question is embedded once (exactly as a question is at ask time) and asked as every principal.
+    vectors = {q.question: ledger.embedder.embed_query(q.question) for q in questions}
+    scores = [_score(ledger, officer, ledger.policy.principal(name), questions, sources, k, answerer, vectors)
               for name in (principals or ledger.policy.principal_names())]
-    report = EvaluationReport(len(questions), k, scores, sources={d.doc_id: d.version for d in sources.values()})
+    report = EvaluationReport(len(questions), k, scores, sources={d.doc_id: d.version for d in sources.values()},
+                              seconds=round(time.perf_counter() - started, 2))
     report.regressions = compare(report, baseline or {"scores": {}})
     if not record:
         return report
@@ -130,7 +138,7 @@ def evaluate(ledger: Ledger, officer: Principal, questions: list[GoldenQuestion]
         actor=officer.name, actor_role=officer.role, questions=len(questions), k=k, regressions=len(report.regressions),
         scores=report.baseline()["scores"], sources=seen, reason=reason,
         details={s.principal: s.questions for s in scores}, failures=report.regressions, trigger=trigger or {},
-        serving={"embedder": ledger.embedder.identity, "answerer": answerer or "production"}))
+        serving={"embedder": ledger.embedder.identity, "answerer": answerer or "production"}, seconds=report.seconds))
     return report
 
 
@@ -140,14 +148,14 @@ def question_key(question: str) -> str:
 
 
 def _score(ledger: Ledger, officer: Principal, who: Principal, questions: list[GoldenQuestion], sources: dict[str, DocumentRow],
-           k: int, answerer: str | None) -> PrincipalScore:
+           k: int, answerer: str | None, vectors: dict[str, Any]) -> PrincipalScore:
     score = PrincipalScore(who.name)
     recalled = cited_right = contains = 0
     for q in questions:
         doc = sources[q.source]
         readable = who.can_see(json.loads(doc.groups), doc.classification)
         # One retrieval serves the answer and recall@k: the answer carries what it retrieved, ranked.
-        result = ask(ledger, who, q.question, k=k, answerer=answerer, simulated_by=officer)
+        result = ask(ledger, who, q.question, k=k, answerer=answerer, simulated_by=officer, vector=vectors[q.question])
         retrieved = {r["doc_id"] for r in result.retrieved}
         cited = [c.doc_id for c in result.citations if c.used] or [c.doc_id for c in result.citations]
         # Everything the principal was shown: the answer, its citations and any see-also passages.

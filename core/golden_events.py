@@ -20,3 +20,4 @@ class EvaluationRun(AuditEvent):
     failures: list = field(default_factory=list)  # the regressions, leaks and stale facts found, in words (no text of the corpus)
     trigger: dict = field(default_factory=dict)  # new_version: {by, doc_ids}; gate: {checkpoint_id}
     serving: dict = field(default_factory=dict)  # the embedder and answerer evaluated
+    seconds: float = 0.0
