@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from core.abstention import I_DONT_KNOW, Decision, decide
 from core.actions import ASK
 from core.answerers import Passage, get_answerer
@@ -55,6 +57,9 @@ class AskResult:
     see_also: list[Citation] = field(default_factory=list)
     abstention: dict[str, Any] = field(default_factory=dict)  # decision, reason, scores, thresholds
     route: dict[str, Any] = field(default_factory=dict)  # core/router.py: the route, why, the scores that decided
+    # Every passage retrieved, in rank order (1-based), before abstention chose what to show: the golden
+    # set's recall@k and drift read it, so one retrieval serves both the answer and the evaluation.
+    retrieved: list[dict[str, Any]] = field(default_factory=list)  # {rank, doc_id, chunk_id, score, similarity}
 
     @property
     def shown(self) -> list[Citation]:
@@ -70,19 +75,20 @@ class AskResult:
 
 
 def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT_K, answerer: str | None = None,
-        simulated_by: Principal | None = None, route: str | None = None) -> AskResult:
+        simulated_by: Principal | None = None, route: str | None = None, vector: np.ndarray | None = None) -> AskResult:
     """Answer `question` as `principal`. With `simulated_by`, a compliance officer sees what the
     principal would receive; the audit record is then the officer's, marked as a simulation.
     Without `answerer`, the router (core/router.py) picks the route; `route` forces one (benches,
-    tests), still refused when the asker may not use it."""
+    tests), still refused when the asker may not use it. `vector`: the question's embedding when the
+    caller has it (the golden set asks one question as every principal and embeds it once)."""
     # Held shared from retrieval to the audit append: a purge cannot erase a cited document (and
     # destroy its key) between the two, which would leave this answer readable under a fresh key.
     with store_lock(ledger.settings.home, exclusive=False):
-        return _ask(ledger, principal, question, k, answerer, simulated_by, route)
+        return _ask(ledger, principal, question, k, answerer, simulated_by, route, vector)
 
 
 def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: str | None,
-         simulated_by: Principal | None, forced_route: str | None = None) -> AskResult:
+         simulated_by: Principal | None, forced_route: str | None = None, vector: np.ndarray | None = None) -> AskResult:
     started = time.perf_counter()
     actor = simulated_by or principal
     require_audited(ledger, principal if simulated_by is None else simulated_by, ASK.name if simulated_by is None else "policy.simulate", "chat")
@@ -93,7 +99,7 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
         raise RagLedgerError(f"the question is {len(question)} characters long", hint=f"keep it under {MAX_QUESTION_CHARS}")
 
     check_serving(ledger)  # a flagged embedder that policy forbids answers nothing (core/serving.py)
-    retrieval = retrieve(ledger, principal, question, k)
+    retrieval = retrieve(ledger, principal, question, k, vector=vector)
     redactor = redactor_for(ledger, principal)
     passages, citations = [], []
     # Per passage, what its redaction hid and what the guard's scan added: an answer that abstains
@@ -178,8 +184,10 @@ def _ask(ledger: Ledger, principal: Principal, question: str, k: int, answerer: 
             route=route_record,
         )
     )
+    retrieved = [{"rank": n, "doc_id": h.row["doc_id"], "chunk_id": h.chunk_id, "score": round(h.fused, 5),
+                  "similarity": round(float(h.vector_score), 5)} for n, h in enumerate(retrieval.hits, start=1)]
     return AskResult(answer_text, citations, dict(redactor.counts), audit_id, len(retrieval.withheld), round(latency, 2),
-                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule), route_record)
+                     engine.identity, decision.answers, guarded, see_also, decision.audit(rule), route_record, retrieved)
 
 
 def _guard(ledger: Ledger, redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:

@@ -28,7 +28,7 @@ def rewrite_store(ledger: Ledger, encrypt: bool) -> dict[str, Any]:
     cipher = ledger.chunk_cipher or ChunkCipher(ledger.engine)
     name = ledger.active_index()["table"]
     with store_lock(ledger.settings.home, exclusive=True):
-        raw = ChunkStore(ledger.settings.lance_dir, table=name, check=False)
+        raw = ChunkStore(ledger.settings.lance_location, table=name, check=False)
         if name not in raw.db.table_names():
             return {"table": name, "chunks": 0, "rewritten": 0}
         rows = raw.table.to_arrow().to_pylist()
@@ -53,7 +53,7 @@ def rewrite_store(ledger: Ledger, encrypt: bool) -> dict[str, Any]:
                 table.add(part)
         if {r["chunk_id"] for r in table.to_arrow().select(["chunk_id"]).to_pylist()} != ids:
             raise StoreError("the re-written chunk table does not hold the same chunks", hint="nothing was removed: the previous version is still there; report this")
-        fresh = ChunkStore(ledger.settings.lance_dir, table=name, cipher=cipher if encrypt else None)
+        fresh = ChunkStore(ledger.settings.lance_location, table=name, cipher=cipher if encrypt else None)
         for index in list(fresh.table.list_indices()):
             fresh.table.drop_index(index.name)
         created = fresh.ensure_indexes()

@@ -68,7 +68,7 @@ def reseal(ledger: Ledger, staged: dict[str, list], doc_ids: list[str]) -> int:
                 store.table.merge_insert("chunk_id").when_matched_update_all().execute(pa.Table.from_pylist(sealed, schema=SCHEMA))
                 rewritten += len(rows)
         if rewritten:  # no row under the old key stays behind in a data file, an index or an old version
-            erase_rows(ledger.settings.lance_dir, [])
+            erase_rows(ledger.settings.lance_location, [])
     store.refresh()
     return rewritten
 

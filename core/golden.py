@@ -10,47 +10,25 @@ The run itself is one `evaluation` audit record (figures only), which the Overvi
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-
 from core.actions import SIMULATE
 from core.ask import ask
-from core.errors import RagLedgerError
 from core.golden_events import EvaluationRun
+from core.golden_set import EvaluationError, GoldenQuestion, load_golden  # noqa: F401  (their home before; imported from here)
 from core.guard import require_audited
 from core.ledger import Ledger
 from core.policy import Principal
-from core.retrieval import DEFAULT_K, retrieve
+from core.retrieval import DEFAULT_K
 from core.tables import DocumentRow
 
 METRICS = ("recall_at_k", "citation_correct", "answer_contains")
 TOLERANCE = 0.001  # the run is deterministic (same model, corpus and policy); this only absorbs float noise
-
-
-class GoldenQuestion(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    question: str
-    source: str  # a doc_id, or the end of the ingested file's path ("policies/remote-work.md")
-    answer_contains: str
-    # Facts an earlier version of the source stated and the current one does not (freshness): an answer
-    # that still contains one, for any principal, is a failure like a leak.
-    stale: list[str] = []
-
-    @field_validator("question", "source", "answer_contains")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v.strip()
-
-
-class EvaluationError(RagLedgerError):
-    """The golden set or the baseline cannot be used; or the run regressed (exit code 6)."""
 
 
 class Regression(EvaluationError):
@@ -68,6 +46,9 @@ class PrincipalScore:
     leaks: int = 0  # unreadable documents retrieved or cited (must be 0)
     stale: int = 0  # answers that still state a fact of an older version (must be 0)
     misses: list[str] = field(default_factory=list)  # questions it may read whose document was not retrieved
+    # Per readable question (by question_key): rank and cosine similarity of its document's best passage
+    # (None: not retrieved), the documents the answer cited, stale facts shown. Drift compares these.
+    questions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,39 +59,34 @@ class EvaluationReport:
     regressions: list[str] = field(default_factory=list)
     audit_id: str | None = None
     sources: dict[str, int] = field(default_factory=dict)  # doc_id -> the version this run asked about
+    seconds: float = 0.0  # how long the run took (freshness: what it added to the ingest)
 
     def as_dict(self) -> dict[str, Any]:
         return {"questions": self.questions, "k": self.k, "scores": [asdict(s) for s in self.scores],
-                "regressions": self.regressions, "audit_id": self.audit_id, "sources": self.sources}
+                "regressions": self.regressions, "audit_id": self.audit_id, "sources": self.sources,
+                "seconds": self.seconds}
 
     def baseline(self) -> dict[str, Any]:
         return {"k": self.k, "questions": self.questions,
                 "scores": {s.principal: {m: getattr(s, m) for m in METRICS} | {"leaks": s.leaks, "stale": s.stale} for s in self.scores}}
 
 
-def load_golden(path: Path) -> list[GoldenQuestion]:
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise EvaluationError(f"{path}: no such golden set", hint="give a YAML list of {question, source, answer_contains}") from None
-    except yaml.YAMLError as exc:
-        raise EvaluationError(f"{path}: not valid YAML: {exc}", hint="fix the file; nothing was run") from None
-    if not isinstance(raw, list) or not raw:
-        raise EvaluationError(f"{path}: expected a non-empty list of questions", hint="each item: question, source, answer_contains")
-    out = []
-    for n, item in enumerate(raw, start=1):
-        try:
-            out.append(GoldenQuestion.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "item"
-            raise EvaluationError(f"{path}: question {n}: field '{where}': {first['msg']}", hint="fix the file; nothing was run") from None
-    return out
-
-
 def resolve_sources(ledger: Ledger, questions: list[GoldenQuestion]) -> dict[str, DocumentRow]:
     """Each question's source document (by doc_id or by the end of its file path); a clear error names
     the sources that match no active document, or more than one."""
+    found, problems = _resolve(ledger, questions)
+    if problems:
+        raise EvaluationError(f"the golden set names sources that do not resolve to one document: {', '.join(sorted(set(problems)))}",
+                              hint="ingest them, or name them by doc_id (ragledger documents list)")
+    return found
+
+
+def resolvable(ledger: Ledger, questions: list[GoldenQuestion]) -> dict[str, DocumentRow]:
+    """The sources that resolve to one active document, the others left out (freshness after an ingest)."""
+    return _resolve(ledger, questions)[0]
+
+
+def _resolve(ledger: Ledger, questions: list[GoldenQuestion]) -> tuple[dict[str, DocumentRow], list[str]]:
     from sqlalchemy import select
 
     with ledger.engine.connect() as conn:
@@ -123,10 +99,7 @@ def resolve_sources(ledger: Ledger, questions: list[GoldenQuestion]) -> dict[str
             found[q.source] = matches[0]
         else:
             problems.append(f"{q.source} ({'no document' if not matches else f'{len(matches)} documents'})")
-    if problems:
-        raise EvaluationError(f"the golden set names sources that do not resolve to one document: {', '.join(sorted(set(problems)))}",
-                              hint="ingest them, or name them by doc_id (ragledger documents list)")
-    return found
+    return found, problems
 
 
 def changed_since_last_run(ledger: Ledger, questions: list[GoldenQuestion]) -> list[GoldenQuestion]:
@@ -139,35 +112,56 @@ def changed_since_last_run(ledger: Ledger, questions: list[GoldenQuestion]) -> l
 
 
 def evaluate(ledger: Ledger, officer: Principal, questions: list[GoldenQuestion], *, principals: list[str] | None = None,
-             k: int = DEFAULT_K, baseline: dict[str, Any] | None = None, reason: str = "manual") -> EvaluationReport:
+             k: int = DEFAULT_K, baseline: dict[str, Any] | None = None, reason: str = "manual", answerer: str | None = None,
+             record: bool = True, trigger: dict[str, Any] | None = None) -> EvaluationReport:
+    """Ask the golden set as each principal. `ledger` may be a candidate's view (core/promotion_gate.py)
+    and `answerer` a candidate generator; such a run is not recorded (`record=False`): its figures go
+    into the gate's own record instead, so drift and freshness only ever follow what served."""
     require_audited(ledger, officer, SIMULATE.name, "evaluation")
     if not questions:
         raise EvaluationError("no golden question to ask", hint="with --changed: no source document has a new version since the last run")
+    started = time.perf_counter()
     sources = resolve_sources(ledger, questions)
-    scores = [_score(ledger, officer, ledger.policy.principal(name), questions, sources, k) for name in (principals or ledger.policy.principal_names())]
-    report = EvaluationReport(len(questions), k, scores, sources={d.doc_id: d.version for d in sources.values()})
+    ledger.follow_active_index()
+    # Each question is embedded once (exactly as a question is at ask time) and asked as every principal.
+    vectors = {q.question: ledger.embedder.embed_query(q.question) for q in questions}
+    scores = [_score(ledger, officer, ledger.policy.principal(name), questions, sources, k, answerer, vectors)
+              for name in (principals or ledger.policy.principal_names())]
+    report = EvaluationReport(len(questions), k, scores, sources={d.doc_id: d.version for d in sources.values()},
+                              seconds=round(time.perf_counter() - started, 2))
     report.regressions = compare(report, baseline or {"scores": {}})
+    if not record:
+        return report
     # Versions seen by earlier runs are kept, so `--changed` after a partial run still knows them.
     seen = {**(last_evaluation(ledger) or {}).get("sources", {}), **report.sources}
     report.audit_id = ledger.audit.append(EvaluationRun(
         actor=officer.name, actor_role=officer.role, questions=len(questions), k=k, regressions=len(report.regressions),
-        scores=report.baseline()["scores"], sources=seen, reason=reason))
+        scores=report.baseline()["scores"], sources=seen, reason=reason,
+        details={s.principal: s.questions for s in scores}, failures=report.regressions, trigger=trigger or {},
+        serving={"embedder": ledger.embedder.identity, "answerer": answerer or "production"}, seconds=report.seconds))
     return report
 
 
+def question_key(question: str) -> str:
+    """A short stable key for a golden question in the audit records (which hold figures, not text)."""
+    return hashlib.sha256(question.strip().encode()).hexdigest()[:12]
+
+
 def _score(ledger: Ledger, officer: Principal, who: Principal, questions: list[GoldenQuestion], sources: dict[str, DocumentRow],
-           k: int) -> PrincipalScore:
+           k: int, answerer: str | None, vectors: dict[str, Any]) -> PrincipalScore:
     score = PrincipalScore(who.name)
     recalled = cited_right = contains = 0
     for q in questions:
         doc = sources[q.source]
         readable = who.can_see(json.loads(doc.groups), doc.classification)
-        retrieved = {h.row["doc_id"] for h in retrieve(ledger, who, q.question, k).hits}
-        result = ask(ledger, who, q.question, k=k, simulated_by=officer)
+        # One retrieval serves the answer and recall@k: the answer carries what it retrieved, ranked.
+        result = ask(ledger, who, q.question, k=k, answerer=answerer, simulated_by=officer, vector=vectors[q.question])
+        retrieved = {r["doc_id"] for r in result.retrieved}
         cited = [c.doc_id for c in result.citations if c.used] or [c.doc_id for c in result.citations]
         # Everything the principal was shown: the answer, its citations and any see-also passages.
         shown = " ".join([result.answer, *(c.text for c in result.shown)]).casefold()
-        score.stale += sum(1 for fact in q.stale if fact.casefold() in shown)
+        stale = sum(1 for fact in q.stale if fact.casefold() in shown)
+        score.stale += stale
         if not readable:
             score.leaks += int(doc.doc_id in retrieved or doc.doc_id in {c.doc_id for c in result.shown})
             continue
@@ -179,6 +173,10 @@ def _score(ledger: Ledger, officer: Principal, who: Principal, questions: list[G
             score.misses.append(q.question)
         cited_right += int(result.knows and doc.doc_id in cited)
         contains += int(q.answer_contains.casefold() in result.answer.casefold())
+        best = next((r for r in result.retrieved if r["doc_id"] == doc.doc_id), None)
+        score.questions[question_key(q.question)] = {
+            "rank": best["rank"] if best else None, "similarity": best["similarity"] if best else None,
+            "cited": sorted(set(cited)) if result.knows else [], "stale": stale}
     if score.readable:
         score.recall_at_k = round(recalled / score.readable, 4)
         score.citation_correct = round(cited_right / score.readable, 4)

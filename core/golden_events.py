@@ -15,4 +15,9 @@ class EvaluationRun(AuditEvent):
     regressions: int = 0
     scores: dict = field(default_factory=dict)  # principal -> {recall_at_k, citation_correct, answer_contains, leaks, stale}
     sources: dict = field(default_factory=dict)  # doc_id -> version asked about (freshness: `ragledger eval --changed`)
-    reason: str = "manual"
+    reason: str = "manual"  # manual, changed (--changed), new_version (after an ingest), gate (before a promotion)
+    details: dict = field(default_factory=dict)  # principal -> question_key -> {rank, similarity, cited, stale}: drift
+    failures: list = field(default_factory=list)  # the regressions, leaks and stale facts found, in words (no text of the corpus)
+    trigger: dict = field(default_factory=dict)  # new_version: {by, doc_ids}; gate: {checkpoint_id}
+    serving: dict = field(default_factory=dict)  # the embedder and answerer evaluated
+    seconds: float = 0.0

@@ -119,7 +119,14 @@ def ingest(
         ledger.store.ensure_indexes()
         if ledger.store.has_vector_index() and ledger.store.unindexed_rows():
             ledger.store.optimize_indexes()  # fold this ingest's rows into the vector and full-text indexes
+    # Freshness (policy evaluation.on_new_version): once per ingest, after the whole batch is stored.
+    from core.freshness import after_ingest
+
+    checked = after_ingest(ledger, principal, [r.doc_id for r in results if r.status == "new_version"])
     if progress:
+        if checked is not None:
+            failed = f", {len(checked.regressions)} failure(s): " + "; ".join(checked.regressions) if checked.regressions else ", no failure"
+            progress(f"freshness: {checked.questions} golden question(s) re-asked{failed}", len(sources) - 1, len(sources))
         progress("done", len(sources), len(sources))
     return results
 

@@ -7,6 +7,7 @@ Above the registry, serving and training, which it orchestrates; the registry it
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -19,14 +20,18 @@ from core.policy import Principal
 from core.registry import CheckpointError, CheckpointInfo, get_checkpoint, production, set_stage, verify_checkpoint
 from core.registry_events import CheckpointStageChanged
 from core.registry_tables import TrainingRun
-from core.serving import switch_embedder
+from core.promotion_gate import run_gate
+from core.serving import adopt_side_index, switch_embedder
 from core.training.jobs import train
 
 
-def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str, progress=None) -> CheckpointInfo:  # type: ignore[no-untyped-def]
-    """Move a checkpoint to approved, production or archived (compliance only). Promoting an embedder
-    to production re-embeds the corpus into a new index and switches to it; the previous production
-    checkpoint of the same kind is archived."""
+def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str, progress=None,  # type: ignore[no-untyped-def]
+            override: str | None = None) -> CheckpointInfo:
+    """Move a checkpoint to approved, production or archived (compliance only). Promoting to production
+    first passes the golden-set gate when one is configured (core/promotion_gate.py: refused on a
+    regression against the current production unless `override` gives a reason). Promoting an embedder
+    re-embeds the corpus into a new index and switches to it; the previous production checkpoint of
+    the same kind is archived."""
     require_audited(ledger, principal, MODELS_APPROVE.name, checkpoint_id)
     if stage not in ("approved", "production", "archived"):
         raise CheckpointError(f"cannot promote to {stage!r}", hint="use approved, production or archived; flag with `models flag`")
@@ -39,8 +44,14 @@ def promote(ledger: Ledger, principal: Principal, checkpoint_id: str, stage: str
         raise CheckpointError(f"{checkpoint_id}'s files no longer match their sha256", hint="re-register the checkpoint from a good copy")
     table = None
     if stage == "production":
-        if info.kind == "embedder" and ledger.active_index().get("embedder_id") != checkpoint_id:
-            table = switch_embedder(ledger, info, progress)  # (already serving after a fallback: nothing to re-embed)
+        reembed = info.kind == "embedder" and ledger.active_index().get("embedder_id") != checkpoint_id
+        # (an embedder already serving after a fallback has nothing to re-embed, nor to be compared with)
+        gate = run_gate(ledger, principal, info, override=override, progress=progress) if reembed or info.kind != "embedder" else None
+        if reembed:
+            if gate is not None and gate.side_table is not None:
+                table = adopt_side_index(ledger, Path(info.path), checkpoint_id, gate.side_table, gate.built_from, progress)
+            else:
+                table = switch_embedder(ledger, info, progress)
         current = production(ledger, info.kind)
         if current is not None:
             set_stage(ledger, current.checkpoint_id, stage="archived")

@@ -135,6 +135,15 @@ def chain_summary(conn: Connection) -> dict[str, Any]:
             "last_verification": dict(last) if last else None}
 
 
+def evaluation(ledger: Ledger, principal: Principal) -> dict[str, Any]:
+    """The golden-set panel: the last evaluation, its failures, drift since the runs before it, and
+    recall@k per run (core/drift.py)."""
+    from core.drift import evaluation_summary
+
+    require_audited(ledger, principal, OVERVIEW_READ.name, "overview:evaluation")
+    return evaluation_summary(ledger)
+
+
 def overview(ledger: Ledger, principal: Principal, filters: Filters | None = None) -> dict[str, Any]:
     """Every chart's numbers in one read transaction."""
     require_audited(ledger, principal, OVERVIEW_READ.name, "overview")

@@ -73,6 +73,12 @@ class Policy:
         return self.files.groups
 
     @property
+    def golden_set(self) -> Path | None:
+        """The configured golden set's file (policy.yaml `evaluation.golden_set`), or None."""
+        name = self.files.evaluation.golden_set
+        return None if name is None else self.directory / name
+
+    @property
     def oidc(self) -> OidcMapping:
         return self.principals.oidc
 
@@ -131,8 +137,9 @@ def require(principal: Principal, action: str) -> None:
         )
 
 
-def load_policy(directory: Path) -> Policy:
-    """Load and cross-validate every policy file; fail at once naming file, field and expectation."""
+def load_policy(directory: Path, *, relative_to: Path | None = None) -> Policy:
+    """Load and cross-validate every policy file; fail at once naming file, field and expectation.
+    Relative paths inside them (the golden set) resolve against `relative_to` (default: `directory`)."""
     parsed: dict[str, BaseModel] = {}
     digest = hashlib.sha256()
     for filename, model in POLICY_FILES.items():
@@ -146,7 +153,7 @@ def load_policy(directory: Path) -> Policy:
     roles: RolesFile = parsed["roles.yaml"]  # type: ignore[assignment]
     principals: PrincipalsFile = parsed["principals.yaml"]  # type: ignore[assignment]
     redaction: RedactionFile = parsed["redaction.yaml"]  # type: ignore[assignment]
-    _cross_validate(directory, policy_file, roles, principals, redaction)
+    _cross_validate(directory, policy_file, roles, principals, redaction, relative_to or directory)
     return Policy(
         version=f"{policy_file.version}+{digest.hexdigest()[:12]}",
         files=policy_file,
@@ -168,7 +175,7 @@ def validate_policy_text(directory: Path, filename: str, text: str) -> Policy:
         for name in POLICY_FILES:
             shutil.copy(directory / name, Path(tmp) / name)
         (Path(tmp) / filename).write_text(text)
-        return load_policy(Path(tmp))
+        return load_policy(Path(tmp), relative_to=directory)
 
 
 def _parse(path: Path, raw: bytes, model: type[BaseModel]) -> BaseModel:
@@ -189,7 +196,7 @@ def _parse(path: Path, raw: bytes, model: type[BaseModel]) -> BaseModel:
 
 
 def _cross_validate(
-    directory: Path, policy: PolicyFile, roles: RolesFile, principals: PrincipalsFile, redaction: RedactionFile
+    directory: Path, policy: PolicyFile, roles: RolesFile, principals: PrincipalsFile, redaction: RedactionFile, base: Path
 ) -> None:
     roles_path, principals_path = str(directory / "roles.yaml"), str(directory / "principals.yaml")
     for role_name, role in roles.roles.items():
@@ -207,6 +214,17 @@ def _cross_validate(
     for role in policy.routing.budget_by_role:
         if role not in roles.roles:
             raise PolicyError(str(directory / "policy.yaml"), f"routing.budget_by_role.{role}", f"a role in roles.yaml, not {role!r}")
+    golden = policy.evaluation.golden_set
+    if golden is not None:
+        from core.golden_set import EvaluationError, load_golden
+
+        if not (base / golden).is_file():
+            raise PolicyError(str(directory / "policy.yaml"), "evaluation.golden_set",
+                              f"a golden-set file (relative to {base}), not {golden!r}: no such file")
+        try:
+            load_golden(base / golden)
+        except EvaluationError as exc:
+            raise PolicyError(str(directory / "policy.yaml"), "evaluation.golden_set", f"a valid golden set: {exc}") from None
     for claim, role in principals.oidc.role_claim_map.items():
         if role not in roles.roles:
             raise PolicyError(principals_path, f"oidc.role_claim_map.{claim}", f"a role in roles.yaml, not {role!r}")

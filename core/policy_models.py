@@ -265,6 +265,17 @@ class ChunkStorePolicy(Strict):
             return "on" if value else "off"
         return value
 
+class EvaluationPolicy(Strict):
+    """The golden set the ledger checks itself against (core/golden.py, docs/evaluation.md): re-asked
+    after an ingest gives one of its source documents a new version, compared run to run for drift,
+    and run before a model checkpoint is promoted to production."""
+
+    golden_set: str | None = Field(default=None, description="YAML golden set; relative paths are relative to the policies folder")
+    on_new_version: Literal["run", "off"] = "run"  # only with a golden set
+    drift_score_drop: float = Field(default=0.05, ge=0.0, le=2.0,
+                                    description="a question drifts when its document's similarity drops by more than this")
+    promotion_gate: bool = True  # only with a golden set
+
 
 class PolicyFile(Strict):
     version: str
@@ -280,6 +291,7 @@ class PolicyFile(Strict):
     routing: Routing = Routing()
     embedder: EmbedderSetting | None = None
     chunk_store: ChunkStorePolicy = ChunkStorePolicy()
+    evaluation: EvaluationPolicy = EvaluationPolicy()
 
     @field_validator("groups")
     @classmethod

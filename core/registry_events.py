@@ -75,3 +75,19 @@ class EmbedderReembedded(AuditEvent):
     index_table: str = ""
     dimensions: int = 0
     chunks: int = 0
+
+class PromotionGated(AuditEvent):
+    """The golden set asked with a candidate checkpoint serving, against the current production
+    (core/promotion_gate.py): passed, refused, or overridden with the promoter's reason."""
+
+    kind: ClassVar[str] = "promotion_gate"
+    checkpoint_id: str = ""
+    model_kind: str = ""
+    outcome: str = ""  # passed, refused, overridden
+    regressions: list[str] = field(default_factory=list)
+    override_reason: str | None = None
+    questions: int = 0
+    k: int = 0
+    candidate: dict = field(default_factory=dict)  # principal -> {recall_at_k, citation_correct, answer_contains, leaks}
+    production: dict = field(default_factory=dict)
+    production_run: str | None = None  # the audit id of production's evaluation record

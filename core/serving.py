@@ -69,44 +69,90 @@ def switch_embedder(ledger: "Ledger", ckpt: "CheckpointInfo", progress=None) -> 
 def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None) -> str:  # type: ignore[no-untyped-def]
     """Copy every chunk (all columns, new vectors from the embedder at `path`; None: the base model)
     into table `new_name`, build its indexes, switch active_index.json to it, drop the old table."""
+    with store_lock(ledger.settings.home, exclusive=True):  # no ingestion or purge while the corpus is copied
+        _build(ledger, path, identity, new_name, progress)
+        _switch(ledger, path, identity, new_name)
+    ledger.forget_index()
+    return new_name
+
+
+def build_side_index(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None) -> int:  # type: ignore[no-untyped-def]
+    """The promotion gate's candidate index: the corpus re-embedded into `new_name` exactly as a
+    promotion would, without switching to it. Returns the version of the active table it copied, which
+    `adopt_side_index` checks. The side table is a full copy of the chunks, so an erasure purge erases
+    it with every other table of the store (core/lance_erase.py walks them all)."""
+    with store_lock(ledger.settings.home, exclusive=True):
+        return _build(ledger, path, identity, new_name, progress)
+
+
+def adopt_side_index(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, built_from: int, progress=None) -> str:  # type: ignore[no-untyped-def]
+    """Switch to a side index built by `build_side_index`, or re-embed again when the active table has
+    changed since it was copied (an ingest or a purge during the gate's evaluation)."""
+    with store_lock(ledger.settings.home, exclusive=True):
+        active = ChunkStore(ledger.settings.lance_location, table=ledger.active_index()["table"], check=False)
+        current = active.version() if active.name in active.db.table_names() else 0
+        if current != built_from or new_name not in active.db.table_names():
+            _build(ledger, path, identity, new_name, progress)
+        _switch(ledger, path, identity, new_name)
+    ledger.forget_index()
+    return new_name
+
+
+def drop_side_index(ledger: "Ledger", name: str) -> None:
+    """A refused candidate's side index is dropped at once: no copy of the corpus outlives the gate."""
+    with store_lock(ledger.settings.home, exclusive=True):
+        store = ChunkStore(ledger.settings.lance_location, table=name, check=False)
+        if name != ledger.active_index()["table"] and name in store.db.table_names():
+            store.db.drop_table(name)
+
+
+def _build(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None) -> int:  # type: ignore[no-untyped-def]
+    """Under the exclusive store lock: copy the active table into `new_name` with new vectors."""
     from core.embedder import Embedder
 
     report = progress or (lambda _m, _d, _t: None)
     embedder = Embedder(path, identity)
-    with store_lock(ledger.settings.home, exclusive=True):  # no ingestion or purge while the corpus is copied
-        index = ledger.active_index()
-        old = ChunkStore(ledger.settings.lance_location, table=index["table"], cipher=ledger.chunk_cipher)
-        if old.name == new_name:
-            raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
-        dimensions = embedder.dimensions  # may differ from the old index's (a re-embed is how a dimension changes)
-        source = old.table.to_arrow() if old.name in old.db.table_names() else schema_for(dimensions).empty_table()
-        if new_name in old.db.table_names():
-            old.db.drop_table(new_name)
-        target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=dimensions, cipher=ledger.chunk_cipher)
-        total = source.num_rows
-        report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
-        for start in range(0, total, BATCH):
-            part = source.slice(start, BATCH).to_pylist()
-            content = [dict(r) for r in part]
-            if old.cipher is not None:  # the embedder reads the content; the rows are copied still sealed
-                old.cipher.open_rows(content)
-            vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in content])
-            for r, v in zip(part, vectors):
-                r["vector"] = v.tolist()
-            target.table.add(pa.Table.from_pylist(part, schema=schema_for(dimensions)))
-            report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
-        target.table  # noqa: B018  (an empty corpus still gets its table)
-        target.ensure_indexes()
-        if target.count() != total:
-            old.db.drop_table(new_name)
-            raise StoreError(f"re-embedding copied {target.count()} of {total} chunks", hint="the index was not switched; try again")
-        before = [e for e in [index.get("embedder_id"), *index.get("served_before", [])] if e and e != identity]
-        write_active_index(ledger.settings.home, new_name, str(path) if path else None, identity, list(dict.fromkeys(before))[:HISTORY],
-                           dimensions)
-        if old.name in old.db.table_names():
-            old.db.drop_table(old.name)
-    ledger.forget_index()
-    return new_name
+    index = ledger.active_index()
+    old = ChunkStore(ledger.settings.lance_location, table=index["table"], cipher=ledger.chunk_cipher)
+    if old.name == new_name:
+        raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
+    exists = old.name in old.db.table_names()
+    version = old.version() if exists else 0
+    dimensions = embedder.dimensions  # may differ from the old index's (a re-embed is how a dimension changes)
+    source = old.table.to_arrow() if exists else schema_for(dimensions).empty_table()
+    if new_name in old.db.table_names():
+        old.db.drop_table(new_name)
+    target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=dimensions, cipher=ledger.chunk_cipher)
+    total = source.num_rows
+    report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
+    for start in range(0, total, BATCH):
+        part = source.slice(start, BATCH).to_pylist()
+        content = [dict(r) for r in part]
+        if old.cipher is not None:  # the embedder reads the content; the rows are copied still sealed
+            old.cipher.open_rows(content)
+        vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in content])
+        for r, v in zip(part, vectors):
+            r["vector"] = v.tolist()
+        target.table.add(pa.Table.from_pylist(part, schema=schema_for(dimensions)))
+        report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
+    target.table  # noqa: B018  (an empty corpus still gets its table)
+    target.ensure_indexes()
+    if target.count() != total:
+        old.db.drop_table(new_name)
+        raise StoreError(f"re-embedding copied {target.count()} of {total} chunks", hint="the index was not switched; try again")
+    return version
+
+
+def _switch(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str) -> None:
+    """Under the exclusive store lock: make `new_name` the active index and drop the old table."""
+    index = ledger.active_index()
+    old = ChunkStore(ledger.settings.lance_location, table=index["table"], check=False)
+    new = ChunkStore(ledger.settings.lance_location, table=new_name, check=False)
+    before = [e for e in [index.get("embedder_id"), *index.get("served_before", [])] if e and e != identity]
+    write_active_index(ledger.settings.home, new_name, str(path) if path else None, identity, list(dict.fromkeys(before))[:HISTORY],
+                       new.dimensions)
+    if old.name != new_name and old.name in old.db.table_names():
+        old.db.drop_table(old.name)
 
 
 def _flagged(ledger: "Ledger", embedder_id: str | None) -> str | None:

@@ -22,7 +22,11 @@ if principal.may("documents.ingest"):
         if st.button("Ingest", disabled=not files):
             bar = st.progress(0.0, text="Starting…")
 
+            checks: list[str] = []  # the freshness check after new versions (docs/evaluation.md)
+
             def progress(name: str, i: int, n: int) -> None:
+                if name.startswith("freshness:"):
+                    checks.append(name)
                 bar.progress(min(i / max(n, 1), 1.0), text="Done" if name == "done" else f"{i + 1}/{n}: {name}")
 
             sources = [Source(f.name, f.getvalue(), f"upload:{principal.name}:{f.name}") for f in files or []]
@@ -31,6 +35,8 @@ if principal.may("documents.ingest"):
                 for r in results:
                     pii = ", ".join(f"{k} {v}" for k, v in sorted(r.pii.items())) or "none"
                     st.success(f"{inert_label(r.title)}: {r.status.replace('_', ' ')}, {r.chunks} chunk{'s' * (r.chunks != 1)}, PII: {pii}")
+            for check in checks:
+                (st.info if check.endswith("no failure") else st.error)(check.capitalize())
 
 docs = run_core(lambda: list_documents(ledger, principal)) or []
 st.caption(f"{len(docs)} documents visible to you")

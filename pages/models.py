@@ -58,9 +58,9 @@ def retrain_work(checkpoint_id: str):  # type: ignore[no-untyped-def]
     return work
 
 
-def promote_work(checkpoint_id: str, stage: str):  # type: ignore[no-untyped-def]
+def promote_work(checkpoint_id: str, stage: str, override: str | None = None):  # type: ignore[no-untyped-def]
     def work(report) -> dict:  # type: ignore[no-untyped-def]
-        done = promote(ledger, principal, checkpoint_id, stage, progress=report)
+        done = promote(ledger, principal, checkpoint_id, stage, progress=report, override=override)
         return {"checkpoint_id": checkpoint_id, "message": f"{checkpoint_id} is now {done.stage}"}
     return work
 
@@ -161,11 +161,16 @@ if checkpoints:
             flash(f"{chosen} proposed; a compliance officer decides")
     if may_approve and current.stage in ("candidate", "approved", "archived"):
         stage = st.radio("Move to", ["approved", "production", "archived"], horizontal=True)
+        override = None
+        if stage == "production":  # the golden-set gate (docs/evaluation.md) may refuse; a reason overrides it, recorded
+            override = st.text_input("Override reason", key="override_reason",
+                                     help="only if the golden-set gate refuses: why this checkpoint may serve despite the regression "
+                                          "(kept in the audit log)").strip() or None
         if st.button("Apply stage"):
             if current.kind == "embedder" and stage == "production":  # re-embeds the whole corpus: minutes
-                start_job("promote", chosen, f"Promoting {chosen} to production", promote_work(chosen, stage))
+                start_job("promote", chosen, f"Promoting {chosen} to production", promote_work(chosen, stage, override))
             else:
-                done = run_core(lambda: promote(ledger, principal, chosen, stage))
+                done = run_core(lambda: promote(ledger, principal, chosen, stage, override=override))
                 if done:
                     flash(f"{chosen} is now {done.stage}")
 else:

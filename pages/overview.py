@@ -11,8 +11,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.chart_axes import BAR_WIDTH_MS, count_axis, day_axis
-from core.golden import last_evaluation
-from core.overview import DENSITY_ORDER, Filters, drill, overview, verify_chain
+from core.overview import DENSITY_ORDER, Filters, drill, evaluation, overview, verify_chain
 from core.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
 
@@ -42,13 +41,6 @@ last = chain["last_verification"]
 m2.metric("Last verification", "never" if not last else ("OK" if last["ok"] else "BROKEN"),
           help=None if not last else f"{last['at']} by {last['verified_by']}: {last['records']} records")
 m3.metric("Chain head", (chain["head_hash"] or "-")[:12])
-evaluation = last_evaluation(ledger)  # `ragledger eval` (docs/evaluation.md)
-if evaluation is None:
-    st.caption("Golden-set evaluation: never run (`ragledger eval`).")
-else:
-    worst = min(evaluation["scores"].items(), key=lambda kv: kv[1]["recall_at_k"], default=(None, None))
-    st.caption(f"Last golden-set evaluation {evaluation['at'][:16].replace('T', ' ')}: {evaluation['questions']} questions, "
-               f"{evaluation['regressions']} regression(s)" + (f"; lowest recall@{evaluation['k']} {worst[1]['recall_at_k']:.2f} ({worst[0]})" if worst[0] else ""))
 
 
 def bar(frame: pd.DataFrame, title: str, empty: str, key: str, by_day: bool = False, **kw) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +90,33 @@ bar(mf, "Models by stage", mo["note"] or "No models registered.", "chart_models"
 if mo.get("flagged"):
     st.warning("Flagged models (retraining required)")
     st.dataframe(pd.DataFrame(mo["flagged"]), hide_index=True)
+
+st.subheader("Golden-set evaluation")
+ev_data = run_core(lambda: evaluation(ledger, principal)) or {"last": None}
+last_run = ev_data["last"]
+if last_run is None:
+    st.info("Never run: `ragledger eval`, or configure `evaluation.golden_set` in policy.yaml to re-ask it after each new version.")
+else:
+    worst = min(last_run["scores"].items(), key=lambda kv: kv[1]["recall_at_k"], default=(None, None))
+    st.caption(f"Last golden-set evaluation {last_run['at'][:16].replace('T', ' ')} ({last_run.get('reason', 'manual')}): "
+               f"{last_run['questions']} questions, {last_run['regressions']} regression(s)"
+               + (f"; lowest recall@{last_run['k']} {worst[1]['recall_at_k']:.2f} ({worst[0]})" if worst[0] else ""))
+    for failure in ev_data["failures"]:
+        st.error(failure)
+    if ev_data["drift"]:
+        st.warning(f"{len(ev_data['drift'])} answer(s) drifted since the run before: citations changed, or similarity "
+                   f"dropped by more than {ev_data['threshold']}")
+        st.dataframe(pd.DataFrame(ev_data["drift"], columns=["principal", "text", "citations_changed", "cited_before", "cited_now", "rank_before",
+                                                             "rank_now", "similarity_before", "similarity_now", "dropped_by"]), hide_index=True)
+    elif ev_data["runs"] > 1:
+        st.caption("No drift since the run before.")
+    rec = pd.DataFrame(ev_data["recall"], columns=["at", "principal", "recall_at_k", "reason", "k"])
+    if not rec.empty:
+        rec["at"] = pd.to_datetime(rec["at"])
+        fig = px.line(rec, x="at", y="recall_at_k", color="principal", markers=True, hover_data=["reason", "k"],
+                      title="recall@k per whole-set run")
+        fig.update_yaxes(range=[0, 1.05])
+        st.plotly_chart(fig, key="chart_recall", width="stretch")
 
 if data["denials"]:
     st.subheader("Denied actions")

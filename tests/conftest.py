@@ -150,3 +150,18 @@ def write_doc(tmp_path):  # type: ignore[no-untyped-def]
         return path
 
     return _write
+
+
+def golden_policies(home: Path, golden: Path, **evaluation) -> Path:  # type: ignore[no-untyped-def]
+    """The home's own copy of policies/ (home/policies, which the app and the CLI read for that home)
+    with `golden` as its configured golden set and `evaluation` overriding the rest of that section."""
+    import shutil
+
+    import yaml
+
+    folder = home / "policies"
+    shutil.copytree(REPO_ROOT / "policies", folder, dirs_exist_ok=True)
+    data = yaml.safe_load((folder / "policy.yaml").read_text())
+    data["evaluation"] = {**(data.get("evaluation") or {}), "golden_set": str(golden), **evaluation}
+    (folder / "policy.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder

@@ -276,3 +276,26 @@ def test_training_in_a_real_browser_leaves_the_tab_usable_and_the_page_follows(t
             expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
         finally:
             browser.close()
+
+
+def test_promotion_to_production_passes_the_golden_set_gate_with_a_reason_box(home) -> None:
+    """With a golden set configured in the home's policies, the page offers an override reason for a
+    production promotion and the promotion goes through the gate (this checkpoint is a copy of the base
+    model, as good as production: it passes; a refusal and an override are in tests/test_promotion_gate.py)."""
+    from conftest import golden_policies
+    from registry_support import TIDAL
+
+    golden_policies(home["home"], TIDAL.parent / "tidal_golden.yaml")
+    at = page_as(PAGE, home["home"], "alice").run()
+    assert "Override reason" not in [t.label for t in at.text_input]  # only for production
+    next(r for r in at.radio if r.label == "Move to").set_value("production")
+    at.run()
+    next(t for t in at.text_input if t.label == "Override reason").set_value("not needed, but typed")
+    _button(at, "Apply stage").click()
+    at.run(timeout=60)
+    _finish_jobs(home["home"])
+    at.run()
+    assert not errors(at), errors(at)
+    assert any("is now production" in s.value for s in at.success), [s.value for s in at.success]
+    [gate] = make_ledger(home["home"], policies=home["home"] / "policies").audit.records(kinds=["promotion_gate"])
+    assert gate["payload"]["outcome"] == "passed" and gate["payload"]["override_reason"] is None  # no regression: nothing overridden

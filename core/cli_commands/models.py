@@ -170,14 +170,16 @@ def models_propose(checkpoint_id: str, user: str) -> None:
 @models.command("promote")
 @click.argument("checkpoint_id")
 @click.option("--to", "stage", type=click.Choice(["approved", "production", "archived"]), default="production", show_default=True)
+@click.option("--override", metavar="REASON", help="promote to production even though the golden-set gate finds a regression (recorded)")
 @click.option("--json", "as_json", is_flag=True)
 @user_option(DEFAULT_CLI_USER)
-def models_promote(checkpoint_id: str, stage: str, as_json: bool, user: str) -> None:
-    """Approve, promote to production (an embedder re-embeds the corpus first) or archive (compliance)."""
+def models_promote(checkpoint_id: str, stage: str, override: str | None, as_json: bool, user: str) -> None:
+    """Approve, promote to production or archive (compliance). Production first passes the golden-set
+    gate when policy.yaml configures one (exit 6 on a regression); an embedder re-embeds the corpus."""
     from core.model_lifecycle import promote
 
     ledger = open_ledger()
-    c = promote(ledger, ledger.policy.principal(user), checkpoint_id, stage, progress=None if as_json else _progress)
+    c = promote(ledger, ledger.policy.principal(user), checkpoint_id, stage, progress=None if as_json else _progress, override=override)
     emit({k: v for k, v in c.as_dict().items() if k != "model_card"}, as_json, _ckpt_line(c))
 
 
