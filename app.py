@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.origin import set_origin
+from core.audit.origin import set_origin
 from pages.common import PAGES, current_principal, get_ledger, menu, sign_in_form, sign_out, start_problem, sync_cookie
 
 st.set_page_config(page_title="RAG Ledger", page_icon=":material/menu_book:", layout="wide")

@@ -19,7 +19,7 @@ def migration(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
 
 
 def _create(conn: Connection, *names: str) -> None:
-    import core.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import core.stores.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     tables = [SQLModel.metadata.tables[n] for n in names]
     SQLModel.metadata.create_all(conn, tables=tables)
@@ -48,7 +48,7 @@ def apply_migrations(conn: Connection) -> list[str]:
 
 @migration
 def m101_model_registry(conn: Connection) -> None:
-    import core.registry_tables  # noqa: F401  (registers the registry tables on SQLModel.metadata)
+    import core.stores.registry_tables  # noqa: F401  (registers the registry tables on SQLModel.metadata)
 
     _create(conn, "base_models", "dataset_versions", "dataset_rows", "training_runs", "checkpoints", "checkpoint_files")
 
@@ -56,8 +56,8 @@ def m101_model_registry(conn: Connection) -> None:
 @migration
 def m201_compliance_workbench(conn: Connection) -> None:
     """Overview facts (backfilled for existing records), chain anchor, verifications, legal holds."""
-    import core.compliance_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-    from core.audit_facts import backfill
+    import core.stores.compliance_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    from core.audit.facts import backfill
 
     _create(conn, "audit_facts", "audit_anchor", "chain_verifications", "legal_holds")
     backfill(conn)
@@ -65,7 +65,7 @@ def m201_compliance_workbench(conn: Connection) -> None:
 
 @migration
 def m002_erasure_requests(conn: Connection) -> None:
-    import core.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+    import core.stores.erasure_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "erasure_requests")
 
@@ -100,7 +100,7 @@ def m601_erasure_confirmation(conn: Connection) -> None:
 @migration
 def m401_sign_in_throttle(conn: Connection) -> None:
     """Failed sign-in counters per account and per client address (issue 14)."""
-    import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+    import core.stores.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "sign_in_throttle")
 
@@ -109,10 +109,10 @@ def m401_sign_in_throttle(conn: Connection) -> None:
 def m301_merkle_tree(conn: Connection) -> None:
     """The audit log's Merkle tree (leaves, frontier, checkpoints) and the records' `origin` column;
     records already stored become the tree's first leaves, in log order."""
-    import core.tree_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import core.stores.tree_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
     from sqlalchemy import inspect
 
-    from core.tree_store import backfill
+    from core.audit.tree_store import backfill
 
     if "origin" not in {c["name"] for c in inspect(conn).get_columns("audit_records")}:
         conn.execute(text("ALTER TABLE audit_records ADD COLUMN origin TEXT"))
@@ -123,7 +123,7 @@ def m301_merkle_tree(conn: Connection) -> None:
 @migration
 def m801_demo_steps(conn: Connection) -> None:
     """The demo load's finished steps (core/demo.py), so that loading twice changes nothing."""
-    import core.demo_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+    import core.stores.demo_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "demo_steps")
 
@@ -141,7 +141,7 @@ def m1301_document_language(conn: Connection) -> None:
 @migration
 def m402_browser_sessions(conn: Connection) -> None:
     """Browser sessions behind the session cookie, so a refresh keeps the sign-in (issue 15)."""
-    import core.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
+    import core.stores.auth_tables  # noqa: F401  (registers the table on SQLModel.metadata)
 
     _create(conn, "browser_sessions")
 
@@ -150,6 +150,6 @@ def m402_browser_sessions(conn: Connection) -> None:
 def m1501_asked_about(conn: Connection) -> None:
     """Who asked about whom (issue 15): blind index of the subjects questions named, and the records
     naming each. Records written before this have no subjects (their questions were stored redacted)."""
-    import core.asked_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import core.stores.asked_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     _create(conn, "asked_subjects", "asked_records")

@@ -31,10 +31,10 @@ from typing import Any
 
 import yaml
 
-from core.ask import ask
+from core.answering.ask import ask
 from core.config import REPO_ROOT, Settings
-from core.documents import list_documents
-from core.ingest import Source, expand_paths, ingest
+from core.rag.documents import list_documents
+from core.rag.ingest import Source, expand_paths, ingest
 from core.ledger import Ledger
 
 DATA = Path(__file__).parent / "data"

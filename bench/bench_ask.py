@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from bench.synthetic import make_rows, questions
-from core.ask import ask
+from core.answering.ask import ask
 from core.config import REPO_ROOT, Settings
-from core.ingest import Source, expand_paths, ingest
+from core.rag.ingest import Source, expand_paths, ingest
 from core.ledger import Ledger
 
 ROUNDS = 200

@@ -23,12 +23,12 @@ from hashlib import sha256
 from pathlib import Path
 
 from bench.bench_ask import pct
-from core import tree_store
-from core.audit import GENESIS, canonical_bytes
+from core.audit import tree_store
+from core.audit.log import GENESIS, canonical_bytes
 from core.config import REPO_ROOT, Settings
-from core.events import AnswerServed, Denied
+from core.audit.events import AnswerServed, Denied
 from core.ledger import Ledger
-from core.merkle import Frontier, leaf_hash
+from core.audit.merkle import Frontier, leaf_hash
 
 RECORDS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 
@@ -85,8 +85,8 @@ def append_overhead() -> dict:
 
 def bulk_load(ledger: Ledger, n: int) -> None:
     """The rows `append` would write, inserted 20,000 at a time (appending 1M one by one takes ~20 min)."""
-    from core.sealing import seal
-    from core.tables import AuditRecord
+    from core.audit.sealing import seal
+    from core.stores.tables import AuditRecord
 
     records, leaves = AuditRecord.__table__, tree_store.LEAVES  # type: ignore[attr-defined]
     sealed = seal({"question": "How many days of leave?", "answer": "Thirty days. [1]"}, ["doc:x"], {"doc:x": b"k" * 32})
@@ -115,8 +115,8 @@ def bulk_load(ledger: Ledger, n: int) -> None:
 
 
 def verify_speed(n: int) -> dict:
-    from core.log_verify import verify_ledger
-    from core.proofs import prove
+    from core.audit.verify import verify_ledger
+    from core.audit.proofs import prove
 
     with tempfile.TemporaryDirectory() as tmp:
         ledger = open_ledger(Path(tmp) / "big")

@@ -8,11 +8,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.auth import authenticate
+from core.identity.auth import authenticate
 from core.config import REPO_ROOT, Settings
 from core.errors import AuthError
 from core.ledger import Ledger
-from core.sign_in import sign_in
+from core.identity.sign_in import sign_in
 
 ROUNDS = 31
 

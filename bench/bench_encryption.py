@@ -8,7 +8,7 @@ with `chunk_store.encryption: on` and one with `off`, then
   content (chunks are matched by content hash and position, ids differ between homes).
 
 Nothing here is tuned on these figures: the normalisation of terms follows LanceDB's default
-tokenizer (core/chunk_crypto.py), written before this was measured.
+tokenizer (core/rag/chunk_crypto.py), written before this was measured.
 
 Run: .venv/bin/python -m bench.bench_encryption   (BENCH_INGEST_DOCS, default 60 generated memos)
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 from bench.bench_ask import WHO, pct
 from bench.bench_ingest import generated
 from bench.synthetic import questions
-from core.ask import ask
+from core.answering.ask import ask
 from core.config import REPO_ROOT, Settings
 from core.demo import demo_questions
-from core.ingest import Source, expand_paths, ingest
+from core.rag.ingest import Source, expand_paths, ingest
 from core.ledger import Ledger
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "120"))

@@ -1,4 +1,4 @@
-"""What freshness at ingestion (core/freshness.py, policy `evaluation.on_new_version`) costs a bulk ingest.
+"""What freshness at ingestion (core/evaluation/freshness.py, policy `evaluation.on_new_version`) costs a bulk ingest.
 
 Two homes on the same files, the demo golden set configured in each (demo_corpus/questions.yaml, 25
 questions), one with `on_new_version: off`, one with `run`. Both ingest the demo corpus and
@@ -25,7 +25,7 @@ import yaml
 
 from bench.bench_ingest import generated
 from core.config import REPO_ROOT, Settings
-from core.ingest import Source, expand_paths, ingest
+from core.rag.ingest import Source, expand_paths, ingest
 from core.ledger import Ledger
 
 GOLDEN = REPO_ROOT / "demo_corpus" / "questions.yaml"

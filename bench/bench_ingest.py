@@ -19,11 +19,11 @@ from pathlib import Path
 
 from bench.bench_ask import open_ledger
 from bench.synthetic import FIRST, LAST, TOPICS, VERBS
-from core.chunking import chunk_text
+from core.rag.chunking import chunk_text
 from core.config import REPO_ROOT
-from core.extract import extract
-from core.ingest import Source, expand_paths, ingest
-from core.ingest_pipeline import BATCH
+from core.rag.extract import extract
+from core.rag.ingest import Source, expand_paths, ingest
+from core.rag.ingest_pipeline import BATCH
 
 
 def generated(n: int, folder: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """Benchmark: the overview's queries over 100,000 audit records.
 
 Generates a hash-chained audit table quickly (batch inserts of real chained rows and their facts,
-the same rows `AuditLog.append` would write, without sealing), then times `core.overview.overview`
+the same rows `AuditLog.append` would write, without sealing), then times `core.workbench.overview.overview`
 (every chart, in one read transaction) with and without filters, and a drill-through. Prints one JSON
 line. Usage: python -m bench.bench_overview [--records N] [--database-url URL]
 """
@@ -17,13 +17,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from core.audit import GENESIS, record_hash
-from core.audit_facts import fact_rows
-from core.compliance_tables import AuditFact
+from core.audit.log import GENESIS, record_hash
+from core.audit.facts import fact_rows
+from core.stores.compliance_tables import AuditFact
 from core.config import REPO_ROOT, Settings
 from core.ledger import Ledger
-from core.overview import Filters, drill, overview
-from core.tables import AuditRecord, DocumentRow
+from core.workbench.overview import Filters, drill, overview
+from core.stores.tables import AuditRecord, DocumentRow
 
 ROLES = [("carol", "employee"), ("bob", "hr_manager"), ("dave", "ml_engineer"), ("alice", "compliance_officer")]
 GROUPS = ["all-staff", "hr", "finance", "engineering", "support", "legal"]

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bench.bench_ask import open_ledger
 from bench.synthetic import make_rows
-from core.erasure import create_request
-from core.purge import execute
-from core.tables import DocumentRow
+from core.erasure.requests import create_request
+from core.erasure.purge import execute
+from core.stores.tables import DocumentRow
 
 
 def register_documents(ledger, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]

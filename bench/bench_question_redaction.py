@@ -1,4 +1,4 @@
-"""Stored-question redaction (core/question_redaction.py): the known-PII index build per table
+"""Stored-question redaction (core/rag/question_redaction.py): the known-PII index build per table
 version, and the per-question cost (index lookup alone, and with the full analyzer) at 10,000 and
 100,000 chunks. Rows carry generated names and e-mails at known offsets (bench/synthetic.py's
 vocabulary) and random vectors: the index reads only texts and spans, so no embedding is needed.
@@ -18,8 +18,8 @@ import numpy as np
 
 from bench.bench_ask import open_ledger, pct
 from bench.synthetic import FIRST, LAST, TOPICS
-from core import question_redaction
-from core.question_redaction import known_pii, redact_question
+from core.rag import question_redaction
+from core.rag.question_redaction import known_pii, redact_question
 
 QUESTIONS = 200
 

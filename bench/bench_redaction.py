@@ -12,8 +12,8 @@ import sys
 import time
 
 from core.config import REPO_ROOT
-from core.policy import load_policy
-from core.redaction_eval import DATA, evaluate
+from core.policy.engine import load_policy
+from core.workbench.redaction_eval import DATA, evaluate
 
 
 def main() -> None:

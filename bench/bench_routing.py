@@ -1,4 +1,4 @@
-"""The answering router on the demo corpus's golden set (demo_corpus/questions.yaml, core/golden.py):
+"""The answering router on the demo corpus's golden set (demo_corpus/questions.yaml, core/evaluation/golden.py):
 accuracy (answer contains the expected fact; a used citation is the expected document) and latency
 p50/p95 of each route forced on every question, and of the router as policy.yaml configures it.
 
@@ -31,11 +31,11 @@ import numpy as np
 import yaml
 
 from bench.bench_abstention import part
-from core.ask import ask
+from core.answering.ask import ask
 from core.config import REPO_ROOT, Settings
-from core.ingest import Source, expand_paths, ingest
+from core.rag.ingest import Source, expand_paths, ingest
 from core.ledger import Ledger
-from core.router import ALONE, EXTRACTIVE, WITH_RETRIEVAL
+from core.answering.router import ALONE, EXTRACTIVE, WITH_RETRIEVAL
 
 GOLDEN = REPO_ROOT / "demo_corpus" / "questions.yaml"
 
@@ -69,10 +69,10 @@ def by_part(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    from core.datasets import build_dataset
-    from core.golden import load_golden, resolve_sources
-    from core.model_lifecycle import promote
-    from core.training.jobs import train
+    from core.models.datasets import build_dataset
+    from core.evaluation.golden import load_golden, resolve_sources
+    from core.evaluation.lifecycle import promote
+    from core.models.training.jobs import train
 
     steps = int(os.environ.get("BENCH_GENERATOR_STEPS", 10))
     root = Path(tempfile.mkdtemp(prefix="ragledger-bench-routing-"))

@@ -26,8 +26,8 @@ from bench.bench_ask import WHO, pct
 from bench.bench_scale import timed
 from bench.scale_data import rows_batch
 from bench.synthetic import questions
-from core.ask import ask
-from core.chunk_store import ChunkStore, VectorIndexConfig
+from core.answering.ask import ask
+from core.rag.chunk_store import ChunkStore, VectorIndexConfig
 from core.config import REPO_ROOT, Settings
 from core.ledger import Ledger
 

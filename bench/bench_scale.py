@@ -25,10 +25,10 @@ from bench.bench_ask import WHO, open_ledger, pct
 from bench.real_corpus import embedded, exact_neighbours, labelled_table, recall_at
 from bench.scale_data import build
 from bench.synthetic import questions
-from core.ask import ask
-from core.chunk_store import RESULT_COLUMNS, VECTOR_INDEX, ChunkStore, VectorIndexConfig, _fts_terms, access_filter
-from core.embedder import Embedder
-from core.retrieval import retrieve
+from core.answering.ask import ask
+from core.rag.chunk_store import RESULT_COLUMNS, VECTOR_INDEX, ChunkStore, VectorIndexConfig, _fts_terms, access_filter
+from core.rag.embedder import Embedder
+from core.rag.retrieval import retrieve
 
 ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "150"))
 QUERIES = 400  # held out of the recall corpus; the first half tunes, the second half is reported

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from core.config import REPO_ROOT, Settings
-from core.ingest import Source, expand_paths, ingest
+from core.rag.ingest import Source, expand_paths, ingest
 from core.ledger import Ledger
 
 QUESTIONS = [
@@ -37,12 +37,12 @@ def timed(figures: dict, key: str, fn):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from core.answerers.generative import build_messages, generate, load_local
-    from core.datasets import build_dataset
-    from core.model_lifecycle import promote
-    from core.retrieval import retrieve
-    from core.training.bases import GENERATOR_BASE_ID, base_path
-    from core.training.jobs import train
+    from core.rag.answerers.generative import build_messages, generate, load_local
+    from core.models.datasets import build_dataset
+    from core.evaluation.lifecycle import promote
+    from core.rag.retrieval import retrieve
+    from core.models.training.bases import GENERATOR_BASE_ID, base_path
+    from core.models.training.jobs import train
 
     emb_steps = int(os.environ.get("BENCH_EMBEDDER_STEPS", 8))
     gen_steps = int(os.environ.get("BENCH_GENERATOR_STEPS", 4))

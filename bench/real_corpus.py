@@ -75,8 +75,8 @@ def labelled_table(texts: list[str], vectors: np.ndarray):  # type: ignore[no-un
 
     import pyarrow as pa
 
-    from core.chunk_store import SCHEMA
-    from core.policy_models import CLASSIFICATION_LEVELS, class_rank
+    from core.rag.chunk_store import SCHEMA
+    from core.policy.models import CLASSIFICATION_LEVELS, class_rank
     from bench.synthetic import GROUPS
 
     cols: dict[str, list] = {f.name: [] for f in SCHEMA if f.name != "vector"}

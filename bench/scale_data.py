@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from bench.synthetic import FIRST, GROUPS, LAST, TOPICS, VERBS
-from core.chunk_store import SCHEMA, ChunkStore, VectorIndexConfig
-from core.embedder import DIMENSIONS
-from core.policy_models import CLASSIFICATION_LEVELS, class_rank
+from core.rag.chunk_store import SCHEMA, ChunkStore, VectorIndexConfig
+from core.rag.embedder import DIMENSIONS
+from core.policy.models import CLASSIFICATION_LEVELS, class_rank
 
 BATCH = 50_000
 

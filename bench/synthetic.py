@@ -12,7 +12,7 @@ import random
 import uuid
 
 from core.ledger import Ledger
-from core.policy_models import CLASSIFICATION_LEVELS, class_rank
+from core.policy.models import CLASSIFICATION_LEVELS, class_rank
 
 TOPICS = ["travel budget", "parental leave", "database backup", "refund request", "vendor payment", "salary review",
           "laptop encryption", "incident postmortem", "API rate limit", "office relocation", "security training",

@@ -18,7 +18,7 @@ __all__ = ["cli", "main"]
 
 
 def main() -> None:
-    from core.origin import set_origin
+    from core.audit.origin import set_origin
 
     set_origin("cli", auth="none")  # until a --user is authenticated (core/cli_auth.py)
 

@@ -4,8 +4,8 @@ With `cli.require_login: true` in policies/policy.yaml (the production default, 
 command that acts for a principal needs `--user NAME` and that principal's password (--password,
 RAGLEDGER_PASSWORD, or a prompt on a terminal) or API token (--token / RAGLEDGER_TOKEN, checked
 against `token_hash` in principals.yaml): no silent `ops`. Without it the default stays `ops`, and
-the records still say so, with the OS account and host that ran the command (core/origin.py).
-Passwords and tokens are checked with core/auth.py's functions; nothing here re-implements them.
+the records still say so, with the OS account and host that ran the command (core/audit/origin.py).
+Passwords and tokens are checked with core/identity/auth.py's functions; nothing here re-implements them.
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import sys
 
 import click
 
-from core.auth import authenticate, check_password
+from core.identity.auth import authenticate, check_password
 from core.config import Settings
 from core.errors import AuthError
-from core.origin import set_origin
-from core.policy import load_policy
+from core.audit.origin import set_origin
+from core.policy.engine import load_policy
 
 
 def authenticate_cli(user: str | None, explicit: bool, password: str | None, token: str | None) -> str | None:

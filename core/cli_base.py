@@ -40,7 +40,7 @@ def cli_hint(exc: RagLedgerError) -> str | None:
 def cli(ctx: click.Context) -> None:
     """RAG Ledger: governed retrieval, audit, erasure and model lineage."""
     if ctx.invoked_subcommand not in START_CHECK_EXEMPT and "--help" not in sys.argv[1:]:
-        from core.accounts import check_start_at
+        from core.workbench.accounts import check_start_at
         from core.config import Settings
 
         check_start_at(Settings.from_env().policies_dir)  # demo passwords outside demo mode stop here
@@ -61,7 +61,7 @@ def open_ledger():  # type: ignore[no-untyped-def]
 
 def _authenticate(ctx: click.Context, param: click.Parameter, user: str | None) -> str | None:
     """Who runs this command: with policy `cli.require_login`, a --user with a password or token
-    (never a silent default); either way every record names the OS account and host (core/origin.py)."""
+    (never a silent default); either way every record names the OS account and host (core/audit/origin.py)."""
     from core.cli_auth import authenticate_cli
 
     source = ctx.get_parameter_source("user")

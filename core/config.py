@@ -32,7 +32,7 @@ class Settings:
     policies_dir: Path
     database_url: str
     # Where the chunk table lives: None for RAGLEDGER_HOME/lance, or an object store URI
-    # (s3://bucket/prefix; endpoint and keys from the AWS_* variables, core/object_store.py).
+    # (s3://bucket/prefix; endpoint and keys from the AWS_* variables, core/rag/object_store.py).
     lance_uri: str | None = None
 
     @property

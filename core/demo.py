@@ -29,9 +29,9 @@ import yaml
 from sqlalchemy import select
 
 from core.config import REPO_ROOT
-from core.demo_tables import DemoStep
+from core.stores.demo_tables import DemoStep
 from core.ledger import Ledger
-from core.policy import Principal
+from core.policy.engine import Principal
 
 DEMO_CORPUS = REPO_ROOT / "demo_corpus"
 QUESTIONS = DEMO_CORPUS / "questions.yaml"
@@ -107,8 +107,9 @@ def load_demo(ledger: Ledger, operator: Principal, progress: Progress | None = N
 
 
 def _documents(ledger: Ledger, operator: Principal, say: Progress) -> StepResult:
-    """Ingestion is idempotent by itself: unchanged files are skipped (see core.ingest)."""
-    from core.ingest import Source, expand_paths, ingest
+    """Ingestion is idempotent by itself: unchanged files are skipped (see core.rag.ingest)."""
+    from core.rag.ingest import Source, expand_paths, ingest
+    import core.evaluation.freshness  # noqa: F401  (re-asks the golden set after an ingest, policy evaluation.on_new_version)
 
     files = expand_paths([DEMO_CORPUS])
     say(f"[1/{len(STEPS)}] documents: {len(files)} files")
@@ -124,10 +125,10 @@ def _documents(ledger: Ledger, operator: Principal, say: Progress) -> StepResult
 
 
 def _embedder(ledger: Ledger, say: Progress) -> StepResult:
-    from core.datasets import build_dataset, list_datasets
-    from core.model_lifecycle import promote
-    from core.registry import list_checkpoints, production, propose
-    from core.training.jobs import train
+    from core.models.datasets import build_dataset, list_datasets
+    from core.evaluation.lifecycle import promote
+    from core.models.registry import list_checkpoints, production, propose
+    from core.models.training.jobs import train
 
     dave, alice = ledger.policy.principal(TRAINER), ledger.policy.principal(APPROVER)
     tick = lambda m, d, t: say(f"{m}" if not t else f"{m} ({d}/{t})")  # noqa: E731
@@ -162,7 +163,7 @@ def demo_questions(path: Path = QUESTIONS) -> list[str]:
 
 
 def _answers(ledger: Ledger, user: str, say: Progress) -> StepResult:
-    from core.ask import ask
+    from core.answering.ask import ask
 
     principal = ledger.policy.principal(user)
     questions = demo_questions()
@@ -176,7 +177,7 @@ def _answers(ledger: Ledger, user: str, say: Progress) -> StepResult:
 
 
 def _erasure(ledger: Ledger, say: Progress) -> StepResult:
-    from core.erasure import create_request, preview
+    from core.erasure.requests import create_request, preview
 
     alice = ledger.policy.principal(APPROVER)
     request = create_request(ledger, alice, subject=ERASURE["subject"], scope=ERASURE["scope"],

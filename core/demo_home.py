@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from core.config import REPO_ROOT
-from core.policy import POLICY_FILES
+from core.policy.engine import POLICY_FILES
 
 ORIGIN = ".demo-copy.sha256"
 

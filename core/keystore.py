@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from core.errors import ConfigError, StoreError
-from core.tables import SealingKey
+from core.stores.tables import SealingKey
 
 CHECK_REF = "_kms_check"  # a wrapped constant: tells a wrong master key from an erased key
 _CHECK_PLAINTEXT = b"ragledger master key check v1"
@@ -161,7 +161,7 @@ class KeyStore:
     def stage(self, conn: Connection, ref: str) -> tuple[int, bytes, bytes]:
         """A key for the generation after `ref`'s newest, not yet stored: (generation, key, wrapped).
         A purge re-seals a partly erased document's remaining chunks under it first, then
-        `install`s it as it destroys the old generations (core/chunk_rekey.py)."""
+        `install`s it as it destroys the old generations (core/erasure/chunk_rekey.py)."""
         generation = max((r.generation for r in self._rows(conn, [ref])), default=0) + 1
         key = AESGCM.generate_key(bit_length=256)
         return generation, key, self.kms.wrap(key, _aad(ref, generation))

@@ -11,10 +11,10 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
-from core.audit import AuditLog
+from core.audit.log import AuditLog
 from core.config import Settings
 from core.db import open_engine
-from core.policy import Policy, load_policy
+from core.policy.engine import Policy, load_policy
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Ledger:
 
     @cached_property
     def audit(self) -> AuditLog:
-        from core.checkpoints import Checkpointer
+        from core.audit.checkpoints import Checkpointer
 
         return AuditLog(self.engine, self.policy.version, Checkpointer(self.settings.home, self.policy.files.audit_log))
 
@@ -74,7 +74,7 @@ class Ledger:
 
     @cached_property
     def store(self):  # type: ignore[no-untyped-def]
-        from core.chunk_store import ChunkStore
+        from core.rag.chunk_store import ChunkStore
 
         index = self.active_index()
         self.__dict__.setdefault("_index_seen", index)
@@ -85,13 +85,13 @@ class Ledger:
         """The chunk store's sealing (policy `chunk_store.encryption`); None when it is off."""
         if self.policy.files.chunk_store.encryption != "on":
             return None
-        from core.chunk_crypto import ChunkCipher
+        from core.rag.chunk_crypto import ChunkCipher
 
         return ChunkCipher(self.engine)
 
     @cached_property
     def embedder(self):  # type: ignore[no-untyped-def]
-        from core.embedder import Embedder
+        from core.rag.embedder import Embedder
 
         index = self.active_index()
         self.__dict__.setdefault("_index_seen", index)
@@ -99,7 +99,7 @@ class Ledger:
 
     def warm_up(self) -> None:
         """Load the models now (seconds), so the first question of a session is not the slow one."""
-        from core import pii
+        from core.rag import pii
 
         self.embedder.embed_query("warm up")
         pii.full_analyzer(self.recognizers)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.accounts import list_accounts, unlock
+from core.workbench.accounts import list_accounts, unlock
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("policy.edit", "accounts")

@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.audit_views import inclusion_proof, list_trail, log_status, record_detail
-from core.exports import export_filtered
+from core.workbench.audit_views import inclusion_proof, list_trail, log_status, record_detail
+from core.workbench.exports import export_filtered
 from core.safe_text import inert_markdown
 from pages.common import page_guard, run_core
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.answer_stream import answer_pieces, streams
-from core.ask import ask
-from core.redaction import redaction_counts
-from core.router import route_summary
+from core.answering.answer_stream import answer_pieces, streams
+from core.answering.ask import ask
+from core.rag.redaction import redaction_counts
+from core.answering.router import route_summary
 from core.safe_text import inert_label, inert_markdown, inert_passage
 from pages.common import page_guard, run_core
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.errors import InvalidInput, RagLedgerError
 from core.ledger import Ledger
-from core.policy import Principal
+from core.policy.engine import Principal
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ def get_ledger() -> Ledger:
 
 @st.cache_resource(show_spinner="Opening the ledger…")
 def _open_ledger(home: str, database_url: str) -> Ledger:
-    from core.accounts import check_start
+    from core.workbench.accounts import check_start
 
     ledger = Ledger.open()
     check_start(ledger.policy)  # demo passwords outside demo mode: raise before anything loads (not cached)
@@ -59,7 +59,7 @@ def start_problem() -> str | None:
     """Why the app must not start (a demo password outside demo mode, a broken policy), or None.
     Checked on every run against the policies on disk (without loading the models, so the sign-in
     form still appears at once), so a change that ends demo mode takes effect at once."""
-    from core.accounts import check_start_at
+    from core.workbench.accounts import check_start_at
     from core.config import Settings
 
     try:
@@ -82,10 +82,10 @@ def _begin_session(principal: Principal, token: str | None = None) -> None:
 
 
 def _session_ended(principal: Principal) -> bool:
-    """The page hook of core.sessions for a session without a cookie row (OIDC): end (and audit) it
+    """The page hook of core.identity.sessions for a session without a cookie row (OIDC): end (and audit) it
     past its idle or absolute timeout."""
-    from core.sessions import expiry_message, session_expiry
-    from core.sign_in import record_sign_out
+    from core.identity.sessions import expiry_message, session_expiry
+    from core.identity.sign_in import record_sign_out
 
     now = time.time()
     started = st.session_state.setdefault("session_started_at", now)
@@ -111,7 +111,7 @@ def _end_session() -> None:
 def _resumed(token: str) -> Principal | None:
     """The principal of a session token (this tab's, or the cookie a refresh sent), checked against
     its row on every run, so a sign-out in another tab or a timeout ends it here too."""
-    from core.browser_sessions import resume
+    from core.identity.browser_sessions import resume
     from core.errors import SessionEnded
 
     try:
@@ -154,7 +154,7 @@ def current_principal() -> Principal | None:
 
 def sync_cookie() -> None:
     """Write (or clear) the browser's session cookie to match this run; app.py calls it once per run."""
-    from core.browser_sessions import cookie_max_age
+    from core.identity.browser_sessions import cookie_max_age
     from pages.session_cookie import write_cookie
 
     token = st.session_state.get("session_token")
@@ -169,7 +169,7 @@ def oidc_configured() -> bool:
 
 
 def sign_in_form() -> None:
-    from core.sign_in import sign_in
+    from core.identity.sign_in import sign_in
 
     st.title(":material/menu_book: RAG Ledger")
     st.caption("Governed retrieval, audit and erasure for enterprise RAG.")
@@ -184,10 +184,10 @@ def sign_in_form() -> None:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
-        from core.browser_sessions import open_session
+        from core.identity.browser_sessions import open_session
 
         ledger = get_ledger()
-        try:  # throttled and audited in core (core/sign_in.py)
+        try:  # throttled and audited in core (core/identity/sign_in.py)
             principal = sign_in(ledger, name.strip(), password, address=getattr(st.context, "ip_address", None))
         except RagLedgerError as exc:
             st.error(str(exc))
@@ -197,9 +197,9 @@ def sign_in_form() -> None:
 
 
 def sign_out() -> None:
-    from core.sign_in import record_sign_out
+    from core.identity.sign_in import record_sign_out
 
-    from core.browser_sessions import close_session
+    from core.identity.browser_sessions import close_session
 
     principal = st.session_state.get("principal")
     token = st.session_state.get("session_token")
@@ -214,7 +214,7 @@ def sign_out() -> None:
 
 def page_guard(action: str, target: str) -> tuple[Ledger, Principal]:
     """The first line of every page: signed in, and holding the page's action (denials are audited)."""
-    from core.guard import require_audited
+    from core.audit.guard import require_audited
 
     principal = current_principal()
     if principal is None:  # a deep link or bookmark before sign-in: sign in here, then this page runs

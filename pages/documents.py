@@ -4,9 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.documents import list_documents
-from core.ingest import Source, ingest
-from core.policy_models import CLASSIFICATION_LEVELS
+from core.rag.documents import list_documents
+from core.rag.ingest import Source, ingest
+import core.evaluation.freshness  # noqa: F401  (re-asks the golden set after an ingest, policy evaluation.on_new_version)
+from core.policy.models import CLASSIFICATION_LEVELS
 from core.safe_text import inert_label
 from pages.common import page_guard, run_core
 

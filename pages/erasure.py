@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from core.erasure import OPEN, cancel, close, confirm, create_request, get_request, list_requests, preview, subjects
-from core.erasure_proof import certificate_markdown
+from core.erasure.requests import OPEN, cancel, close, confirm, create_request, get_request, list_requests, preview, subjects
+from core.erasure.proof import certificate_markdown
 from core.safe_text import inert_label
-from core.purge import execute
+from core.erasure.purge import execute
 from pages.common import flash, page_guard, run_core, show_flash
 
 ledger, principal = page_guard("purge", "erasure")

@@ -1,7 +1,7 @@
 """Models: the registry of fine-tuned checkpoints, their lineage down to source documents, and the
 role-gated workflow: ML engineers build datasets, train and propose; compliance approves promotion
 to production; flagged checkpoints (after an erasure) show why, what serves instead, and can be
-retrained. Training, retraining and embedder promotion run as background jobs (core/background.py)
+retrained. Training, retraining and embedder promotion run as background jobs (core/models/background.py)
 that a fragment polls, so the tab stays usable; every action reruns the page so it shows the new
 state, with its message carried over the rerun."""
 from __future__ import annotations
@@ -10,13 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import background
-from core.datasets import build_dataset, list_datasets
-from core.lineage import checkpoint_lineage, document_lineage, lineage_graph
-from core.model_lifecycle import promote, retrain
-from core.registry import list_checkpoints, propose
-from core.serving import embedder_status, fall_back_now, flagged_serving
-from core.training.jobs import train
+from core.models import background
+from core.models.datasets import build_dataset, list_datasets
+from core.models.lineage import checkpoint_lineage, document_lineage, lineage_graph
+from core.evaluation.lifecycle import promote, retrain
+from core.models.registry import list_checkpoints, propose
+from core.models.serving import embedder_status, fall_back_now, flagged_serving
+from core.models.training.jobs import train
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("models.read", "models")

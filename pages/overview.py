@@ -10,9 +10,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.chart_axes import BAR_WIDTH_MS, count_axis, day_axis
-from core.overview import DENSITY_ORDER, Filters, drill, evaluation, overview, verify_chain
-from core.redaction_eval import last_result, profile_rows, table_rows
+from core.workbench.chart_axes import BAR_WIDTH_MS, count_axis, day_axis
+from core.workbench.overview import DENSITY_ORDER, Filters, drill, evaluation, overview, verify_chain
+from core.workbench.redaction_eval import last_result, profile_rows, table_rows
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("overview.read", "overview")
@@ -51,7 +51,7 @@ def bar(frame: pd.DataFrame, title: str, empty: str, key: str, by_day: bool = Fa
     fig = px.bar(frame, **kw)
     # Bars stack per x, so the axis must reach the tallest stack; counts have no halves.
     fig.update_yaxes(**count_axis(list(frame.groupby(kw["x"])[kw["y"]].sum())))
-    if by_day:  # date buckets and date ticks, for one day as for a year (core/chart_axes.py)
+    if by_day:  # date buckets and date ticks, for one day as for a year (core/workbench/chart_axes.py)
         fig.update_xaxes(**day_axis(list(frame[kw["x"]])))
         fig.update_traces(width=BAR_WIDTH_MS)
     st.plotly_chart(fig, key=key, width="stretch")
@@ -125,7 +125,7 @@ if data["denials"]:
 st.subheader("Redaction quality")
 ev = last_result(ledger.settings.home)
 if st.button("Run a quick redaction evaluation (300 held-out samples, about a minute)"):
-    from core.redaction_eval import evaluate, save_result
+    from core.workbench.redaction_eval import evaluate, save_result
 
     with st.spinner("Evaluating on the held-out test part…"):
         ev = run_core(lambda: evaluate(ledger.policy, limit=300))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.policy_admin import diff, loaded_policies, save, validate
-from core.redaction import redaction_counts
+from core.workbench.policy_admin import diff, loaded_policies, save, validate
+from core.rag.redaction import redaction_counts
 from core.safe_text import inert_label, inert_markdown, inert_passage
-from core.simulation import simulate
+from core.workbench.simulation import simulate
 from pages.common import page_guard, run_core
 
 ledger, principal = page_guard("policy.simulate", "policy")

@@ -1,7 +1,7 @@
 """The session cookie in the browser: Streamlit reads cookies (`st.context.cookies`, as sent with the
 page's connection) but has no call that sets one, so a tiny script component writes it.
 
-The cookie holds only an opaque token; what it means lives server-side (core/browser_sessions.py).
+The cookie holds only an opaque token; what it means lives server-side (core/identity/browser_sessions.py).
 Written from JavaScript it cannot be HttpOnly: docs/accounts.md says what guards it instead.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.components.v2 import component
 
-from core.browser_sessions import COOKIE
+from core.identity.browser_sessions import COOKIE
 
 # Trusted, constant code: the only data it receives is the token (URL-safe base64) and a number.
 _JS = """

@@ -12,7 +12,7 @@ import yaml
 from core.config import REPO_ROOT
 from core.errors import AuthError
 from core.ledger import Ledger
-from core.sign_in import sign_in
+from core.identity.sign_in import sign_in
 
 
 def policies_copy(dest: Path, **sign_in_rules: Any) -> Path:

@@ -107,7 +107,7 @@ def any_ledger(tmp_path, db_url) -> Ledger:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """The bundled demo corpus, ingested once per session. Tests must not change it."""
-    from core.ingest import Source, expand_paths, ingest
+    from core.rag.ingest import Source, expand_paths, ingest
 
     home = tmp_path_factory.mktemp("demo-home")
     ledger = make_ledger(home)

@@ -37,7 +37,7 @@ def import_graph(root: Path, package: str = "core") -> dict[str, set[str]]:
     paths = {module_name(p, root): p for p in (root / package).rglob("*.py")}
     graph = {}
     for name, path in paths.items():
-        # A package importing its own plugins (core/answerers/__init__.py registering each answerer) is
+        # A package importing its own plugins (core/rag/answerers/__init__.py registering each answerer) is
         # how a registry is filled, not a circle between layers: edges to a module's own package are dropped.
         graph[name] = {m for m in _imported(ast.parse(path.read_text()), set(paths)) if m != name and not name.startswith(m + ".")}
     return graph

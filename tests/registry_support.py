@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from conftest import make_ledger
-from core.chunk_store import id_predicate
+from core.rag.chunk_store import id_predicate
 from core.db import dispose_engines
-from core.embedder import base_model_path
+from core.rag.embedder import base_model_path
 from core.ledger import Ledger
-from core.registry import hash_folder
-from core.tables import DocumentRow
+from core.models.registry import hash_folder
+from core.stores.tables import DocumentRow
 
 TIDAL = Path(__file__).parent / "data" / "tidal"
 REGISTRY_TABLES = ("base_models", "dataset_versions", "dataset_rows", "training_runs", "checkpoints", "checkpoint_files")
@@ -30,7 +30,7 @@ REGISTRY_TABLES = ("base_models", "dataset_versions", "dataset_rows", "training_
 
 def ingest_tidal(ledger: Ledger, names: list[str] | None = None) -> dict[str, str]:
     """Ingest the tidal corpus (or some of its files) as ops; returns {file stem: doc_id}."""
-    from core.ingest import Source, ingest
+    from core.rag.ingest import Source, ingest
 
     files = sorted(p for p in TIDAL.glob("*.md") if p.name != "README.md" and (names is None or p.stem in names))
     results = ingest(ledger, ledger.policy.principal("ops"), [Source.from_path(p) for p in files])
@@ -87,7 +87,7 @@ def registry_counts(ledger: Ledger) -> dict[str, int]:
     from sqlalchemy import func
     from sqlmodel import SQLModel
 
-    import core.registry_tables  # noqa: F401
+    import core.stores.registry_tables  # noqa: F401
 
     with ledger.engine.connect() as conn:
         return {t: conn.execute(select(func.count()).select_from(SQLModel.metadata.tables[t])).scalar() or 0 for t in REGISTRY_TABLES if t != "base_models"}

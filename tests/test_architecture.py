@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.actions import ACTIONS
+from core.policy.actions import ACTIONS
 from core.config import REPO_ROOT
 
 FORBIDDEN_IN_UI = {"lancedb", "presidio_analyzer", "presidio_anonymizer", "sqlmodel", "sqlalchemy", "torch", "sentence_transformers", "transformers"}
@@ -43,7 +43,7 @@ ACTION_ARG = {"require_audited": 2, "page_guard": 0, "may": 0, "require": 1}
 
 def _actions_checked(path: Path) -> set[str]:
     """The action argument of every permission check: a string literal or `CONSTANT.name`."""
-    import core.actions as actions_module
+    import core.policy.actions as actions_module
 
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -74,7 +74,7 @@ def test_every_action_used_in_code_is_registered_and_documented() -> None:
 
 
 def test_roles_only_grant_registered_actions() -> None:
-    from core.policy import load_policy
+    from core.policy.engine import load_policy
 
     policy = load_policy(REPO_ROOT / "policies")
     for role in policy.roles.values():
@@ -87,14 +87,14 @@ def test_no_file_grows_past_500_lines(path: Path) -> None:
 
 
 # Which modules must stay below which: the ledger handle below everything it opens, the audit log below
-# its Merkle tree's users, the registry below serving and training (core/model_lifecycle.py orchestrates
+# its Merkle tree's users, the registry below serving and training (core/evaluation/lifecycle.py orchestrates
 # them), erasure requests below the purge that executes them.
 MUST_NOT_REACH = {
-    "core.ledger": {"core.serving", "core.registry", "core.ask", "core.purge"},
-    "core.audit_canonical": {"core.audit", "core.tree_store"},
-    "core.tree_store": {"core.audit"},
-    "core.registry": {"core.serving", "core.training.jobs", "core.model_lifecycle"},
-    "core.erasure": {"core.purge", "core.erasure_proof"},
+    "core.ledger": {"core.models.serving", "core.models.registry", "core.answering.ask", "core.erasure.purge"},
+    "core.audit.canonical": {"core.audit.log", "core.audit.tree_store"},
+    "core.audit.tree_store": {"core.audit.log"},
+    "core.models.registry": {"core.models.serving", "core.models.training.jobs", "core.evaluation.lifecycle"},
+    "core.erasure.requests": {"core.erasure.purge", "core.erasure.proof"},
     "core.cli_base": {"core.cli", "core.cli_commands"},
 }
 
@@ -134,3 +134,61 @@ def test_the_circle_finder_finds_a_circle() -> None:
 
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
     assert circles({"a": {"b"}, "b": set()}) == []
+
+
+# The domain packages of core/ and their floors (docs/architecture.md): a module may import its own package
+# and lower floors, never a higher one. The shared modules at the top of core/ stand below every domain
+# (they import at most the stores), except the ledger handle, which opens the stores, policy, audit log and
+# chunk store (the rag floor at most). The faces (CLI, first run) stand above everything and nothing in a
+# domain imports them.
+PACKAGE_FLOORS = {"stores": 1, "policy": 2, "audit": 3, "rag": 4, "identity": 5, "models": 6, "answering": 7, "evaluation": 8, "erasure": 9, "workbench": 10}
+SHARED = {"errors", "config", "db", "locks", "keystore", "home_security", "safe_text", "subject_match"}
+HANDLE = {"ledger": PACKAGE_FLOORS["rag"]}
+FACES = {"cli", "cli_base", "cli_auth", "cli_commands", "demo", "demo_home"}
+
+
+def _place(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else module
+
+
+def _floor(place: str) -> int:
+    if place in PACKAGE_FLOORS:
+        return PACKAGE_FLOORS[place]
+    if place in SHARED:
+        return PACKAGE_FLOORS["stores"]
+    if place in HANDLE:
+        return HANDLE[place]
+    return 100  # a face
+
+
+def test_every_module_of_core_has_a_known_place() -> None:
+    from tests.import_graph import import_graph
+
+    unknown = sorted(m for m in import_graph(REPO_ROOT) if m != "core" and _place(m) not in {*PACKAGE_FLOORS, *SHARED, *HANDLE, *FACES})
+    assert not unknown, f"put these in a domain package, or name them in SHARED or FACES: {unknown}"
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGE_FLOORS))
+def test_each_package_says_what_it_owns(package: str) -> None:
+    doc = ast.get_docstring(ast.parse((REPO_ROOT / "core" / package / "__init__.py").read_text()))
+    assert doc and "import" in doc.lower(), f"core/{package}/__init__.py must say what it owns and may import"
+
+
+def test_imports_only_go_down_the_floors() -> None:
+    from tests.import_graph import import_graph
+
+    upward = []
+    for module, imported in import_graph(REPO_ROOT).items():
+        here = _place(module)
+        for other in imported:
+            there = _place(other)
+            if here != there and _floor(there) > _floor(here) and here not in FACES:
+                upward.append(f"{module} -> {other}")
+            if here in SHARED and there in PACKAGE_FLOORS and there != "stores":
+                upward.append(f"{module} (shared) -> {other}")
+    assert not upward, f"imports that climb (move the code down, or pass what it needs in): {sorted(upward)}"
+
+
+def test_the_floor_rule_catches_a_climb() -> None:
+    assert _floor(_place("core.stores.tables")) < _floor(_place("core.rag.ask"))
+    assert _floor(_place("core.cli")) > _floor(_place("core.workbench.overview"))

@@ -11,22 +11,22 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import inspect, text
 
-from core.ask import ask
-from core.audit_views import list_trail
+from core.answering.ask import ask
+from core.workbench.audit_views import list_trail
 from core.config import REPO_ROOT
 from core.db import dispose_engines
 from core.errors import ConfigError
-from core.ingest import Source, expand_paths, ingest
+from core.rag.ingest import Source, expand_paths, ingest
 from core.keystore import KMS, FileKms, register
-from core.sealing import LEDGER_REF, key_ref_for_doc
+from core.audit.sealing import LEDGER_REF, key_ref_for_doc
 from tests.conftest import make_ledger
 
 CONCERN = "How do I report a concern about wrongdoing and am I protected from retaliation?"
 
 
 def _purge_subject(ledger, subject: str, scope: str = "chunks") -> dict:  # type: ignore[no-untyped-def]
-    from core.erasure import confirm, create_request, preview
-    from core.purge import execute
+    from core.erasure.requests import confirm, create_request, preview
+    from core.erasure.purge import execute
 
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, subject=subject, requested_by="DSR-2026-014 (data subject)", reason="GDPR Art. 17", scope=scope)
@@ -56,7 +56,7 @@ def test_readme_tour_then_a_new_answer_never_breaks_the_trail(any_ledger) -> Non
 
 def test_cli_audit_list_after_the_tour_shows_erased(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same reproduction through the `ragledger` command (SQLite)."""
-    from tests.test_cli import run as run_cli
+    from tests.cli.test_cli import run as run_cli
 
     home = tmp_path / "tour"
     run_cli(home, "ingest", str(REPO_ROOT / "demo_corpus" / "policies"), "--json")
@@ -68,8 +68,8 @@ def test_cli_audit_list_after_the_tour_shows_erased(tmp_path) -> None:  # type: 
 
 
 def test_destroyed_generation_is_never_reused(any_ledger) -> None:  # type: ignore[no-untyped-def]
-    from core.events import AnswerServed
-    from core.sealing import destroy_keys
+    from core.audit.events import AnswerServed
+    from core.audit.sealing import destroy_keys
 
     ledger = any_ledger
     cite = [{"n": 1, "doc_id": "doc_aaaaaaaaaaaaaaaa", "chunk_id": "chk_" + "0" * 20, "score": 0.5, "content_hash": "h"}]
@@ -87,7 +87,7 @@ def test_destroyed_generation_is_never_reused(any_ledger) -> None:  # type: igno
 
 
 def test_a_copy_of_the_database_alone_decrypts_nothing(any_ledger, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from core.events import AnswerServed
+    from core.audit.events import AnswerServed
 
     ledger = any_ledger
     ledger.audit.append(AnswerServed(actor="bob", actor_role="hr_manager", question="SECRET-Q-99", answer="SECRET-A-99", cited=[]))
@@ -132,11 +132,11 @@ def test_an_existing_world_readable_home_is_tightened(tmp_path) -> None:  # type
 
 def _legacy_database(ledger) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
     """Turn a fresh ledger database into one written before m501: plaintext doc_keys and v1 seals."""
-    from core.audit import GENESIS, record_hash
-    from core.tables import DocKey
+    from core.audit.log import GENESIS, record_hash
+    from core.stores.tables import DocKey
 
     key = AESGCM.generate_key(bit_length=256)
-    from core.sealing import _derive
+    from core.audit.sealing import _derive
 
     salt, nonce = os.urandom(16), os.urandom(12)
     body = AESGCM(_derive([key], salt)).encrypt(nonce, json.dumps({"answer": "legacy a", "question": "legacy q"}, sort_keys=True).encode(), None)
@@ -150,7 +150,7 @@ def _legacy_database(ledger) -> tuple[bytes, str]:  # type: ignore[no-untyped-de
         DocKey.__table__.create(conn)  # type: ignore[attr-defined]
         conn.execute(DocKey.__table__.insert().values(ref="doc:doc_bbbbbbbbbbbbbbbb", key=key))  # type: ignore[attr-defined]
         conn.execute(text("DELETE FROM audit_records"))
-        from core.tables import AuditRecord
+        from core.stores.tables import AuditRecord
 
         conn.execute(AuditRecord.__table__.insert().values(**row))  # type: ignore[attr-defined]
     return key, row["record_id"]
@@ -196,7 +196,7 @@ def test_a_registered_kms_is_used(tmp_path, monkeypatch) -> None:  # type: ignor
     monkeypatch.setenv("RAGLEDGER_KMS", "counting")
     try:
         ledger = make_ledger(tmp_path / "home")
-        from core.events import AnswerServed
+        from core.audit.events import AnswerServed
 
         ledger.audit.append(AnswerServed(actor="bob", actor_role="hr_manager", question="q", answer="a", cited=[]))
         assert CountingKms.wraps >= 2 and (tmp_path / "home" / "elsewhere" / "kms.key").is_file()

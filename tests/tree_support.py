@@ -11,12 +11,12 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from core.audit import GENESIS, canonical_bytes
+from core.audit.log import GENESIS, canonical_bytes
 from core.config import REPO_ROOT
-from core.events import Denied
-from core.merkle import Frontier, leaf_hash
-from core.tables import AuditRecord
-from core.tree_store import CHECKPOINTS, LEAVES, TREE
+from core.audit.events import Denied
+from core.audit.merkle import Frontier, leaf_hash
+from core.stores.tables import AuditRecord
+from core.audit.tree_store import CHECKPOINTS, LEAVES, TREE
 from tests.conftest import make_ledger
 
 A = AuditRecord.__table__  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT
-from core.policy import Principal, load_policy
+from core.policy.engine import Principal, load_policy
 
 # `pages.common` must import when AppTest runs a page file directly (its folder becomes the script dir).
 if str(REPO_ROOT) not in sys.path:

@@ -25,12 +25,12 @@ def audit() -> None:
 def audit_verify(as_json: bool, export_file: Path | None, checkpoints: tuple[Path, ...], key: str | None, proof_file: Path | None) -> None:
     """Check the log against every checkpoint found (journal, witnesses, --checkpoint); exit 5 naming
     the first bad record or checkpoint if it does not verify."""
-    from core.log_verify import read_checkpoint_file
+    from core.audit.verify import read_checkpoint_file
 
     if proof_file is not None:
         import json
 
-        from core.proofs import verify_bundle
+        from core.audit.proofs import verify_bundle
 
         kept = [cp for path in checkpoints for cp in read_checkpoint_file(path)]
         out = verify_bundle(json.loads(proof_file.read_text()), key, kept[-1] if kept else None)  # raises AuditIntegrityError (exit 5)
@@ -38,7 +38,7 @@ def audit_verify(as_json: bool, export_file: Path | None, checkpoints: tuple[Pat
                                                    f"({out['checkpoint_time']}, signed by {out['signed_by']}{', key from the proof' if out['key_from_bundle'] else ''})")
         return
     if export_file is not None:
-        from core.exports import verify_export
+        from core.workbench.exports import verify_export
 
         kept = [cp for path in checkpoints for cp in read_checkpoint_file(path)]
         out = verify_export(export_file, kept, key)  # raises AuditIntegrityError (exit 5) naming what failed
@@ -49,7 +49,7 @@ def audit_verify(as_json: bool, export_file: Path | None, checkpoints: tuple[Pat
             for label in out.get("merkle", {}).get("checked_against", []):
                 click.echo(f"  consistent with {label}")
         return
-    from core.log_verify import verify_ledger
+    from core.audit.verify import verify_ledger
 
     result = verify_ledger(open_ledger(), checkpoints, key)
     if as_json:
@@ -73,7 +73,7 @@ def audit_verify(as_json: bool, export_file: Path | None, checkpoints: tuple[Pat
 @click.option("--json", "as_json", is_flag=True)
 def audit_checkpoint(fresh: bool, as_json: bool) -> None:
     """Print the latest signed checkpoint (C2SP format) for an auditor to keep elsewhere."""
-    from core.checkpoint_views import latest_checkpoint
+    from core.audit.checkpoint_views import latest_checkpoint
 
     cp = latest_checkpoint(open_ledger(), fresh)
     if as_json:
@@ -97,7 +97,7 @@ def audit_prove(record_id: str, output: Path | None, fresh: bool, user: str) -> 
     """An inclusion proof (JSON) that RECORD_ID is in the log at a signed checkpoint."""
     import json
 
-    from core.audit_views import inclusion_proof
+    from core.workbench.audit_views import inclusion_proof
 
     ledger = open_ledger()
     bundle = inclusion_proof(ledger, ledger.policy.principal(user), record_id, fresh=fresh)
@@ -115,7 +115,7 @@ def audit_prove(record_id: str, output: Path | None, fresh: bool, user: str) -> 
 @user_option(DEFAULT_CLI_USER)
 def audit_export(fmt: str, output: Path | None, user: str) -> None:
     """Export the whole trail with every hashed field, so it can be verified offline."""
-    from core.audit_views import export_trail
+    from core.workbench.audit_views import export_trail
 
     ledger = open_ledger()
     text = export_trail(ledger, ledger.policy.principal(user), fmt)
@@ -135,7 +135,7 @@ def audit_export(fmt: str, output: Path | None, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def audit_list(kinds: tuple[str, ...], actor: str | None, about: str | None, limit: int, as_json: bool, user: str) -> None:
     """Newest records first, with sealed text opened where it has not been erased."""
-    from core.audit_views import list_trail
+    from core.workbench.audit_views import list_trail
 
     ledger = open_ledger()
     rows = list_trail(ledger, ledger.policy.principal(user), about=about, kinds=list(kinds) or None, actor=actor, limit=limit)

@@ -10,7 +10,7 @@ import click
 
 from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
 from core.cli_commands.audit import audit
-from core.redaction import redaction_counts
+from core.rag.redaction import redaction_counts
 
 
 def _progress(name: str, i: int, n: int) -> None:
@@ -32,7 +32,7 @@ def redaction() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def redaction_evaluate(samples: Path | None, limit: int | None, with_tuning: bool, no_vanilla: bool, as_json: bool) -> None:
     """Detection per type and locale, and what each profile still shows, on the held-out test part."""
-    from core.redaction_eval import evaluate, profile_rows, save_result, table_rows
+    from core.workbench.redaction_eval import evaluate, profile_rows, save_result, table_rows
 
     ledger = open_ledger()
     progress = None if as_json else (lambda done, total: click.echo(f"  analysed {done}/{total}", err=True))
@@ -63,7 +63,7 @@ def policy() -> None:
 
 
 def _policy_file(path: Path, name: str | None) -> str:
-    from core.policy import POLICY_FILES
+    from core.policy.engine import POLICY_FILES
 
     filename = name or path.name
     if filename not in POLICY_FILES:
@@ -80,7 +80,7 @@ def _policy_file(path: Path, name: str | None) -> str:
 @user_option(DEFAULT_CLI_USER)
 def policy_validate(file: Path, as_file: str | None, as_json: bool, user: str) -> None:
     """Validate FILE as a replacement of the loaded policy file; exit 2 naming the field if it is wrong."""
-    from core.policy_admin import validate
+    from core.workbench.policy_admin import validate
 
     ledger = open_ledger()
     result = validate(ledger, ledger.policy.principal(user), _policy_file(file, as_file), file.read_text())
@@ -101,7 +101,7 @@ def policy_validate(file: Path, as_file: str | None, as_json: bool, user: str) -
 @user_option(DEFAULT_CLI_USER)
 def policy_diff(file: Path, as_file: str | None, as_json: bool, user: str) -> None:
     """What each role and principal would gain or lose if FILE replaced the loaded policy file."""
-    from core.policy_admin import diff
+    from core.workbench.policy_admin import diff
 
     ledger = open_ledger()
     d = diff(ledger, ledger.policy.principal(user), _policy_file(file, as_file), file.read_text())
@@ -136,7 +136,7 @@ def policy_diff(file: Path, as_file: str | None, as_json: bool, user: str) -> No
 @user_option(DEFAULT_CLI_USER)
 def policy_save(file: Path, as_file: str | None, no_reanalyze: bool, user: str) -> None:
     """Validate FILE, replace the policy file with it (audited), and re-analyse if detection changed."""
-    from core.policy_admin import save
+    from core.workbench.policy_admin import save
 
     ledger = open_ledger()
     out = save(ledger, ledger.policy.principal(user), _policy_file(file, as_file), file.read_text(),
@@ -152,7 +152,7 @@ def policy_save(file: Path, as_file: str | None, no_reanalyze: bool, user: str) 
 @user_option(DEFAULT_CLI_USER)
 def reanalyze_cmd(as_json: bool, user: str) -> None:
     """Re-run PII detection over every stored document with the current recognizers."""
-    from core.reanalysis import reanalyze
+    from core.workbench.reanalysis import reanalyze
 
     ledger = open_ledger()
     r = reanalyze(ledger, ledger.policy.principal(user), progress=None if as_json else _progress)
@@ -173,7 +173,7 @@ def retention() -> None:
 @user_option(DEFAULT_CLI_USER)
 def retention_run(dry_run: bool, as_json: bool, user: str) -> None:
     """Remove audit records and documents past their retention period (not while a legal hold is active)."""
-    from core.retention import run
+    from core.workbench.retention import run
 
     ledger = open_ledger()
     r = run(ledger, ledger.policy.principal(user), dry_run=dry_run)
@@ -193,7 +193,7 @@ def retention_run(dry_run: bool, as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def retention_hold(state: str, reason: str, user: str) -> None:
     """Place or release a legal hold (the retention job does nothing while one is active)."""
-    from core.retention import set_hold
+    from core.workbench.retention import set_hold
 
     ledger = open_ledger()
     out = set_hold(ledger, ledger.policy.principal(user), state == "on", reason)
@@ -211,7 +211,7 @@ def report() -> None:
 @user_option(DEFAULT_CLI_USER)
 def report_processing(fmt: str, output: Path | None, user: str) -> None:
     """Records of processing (GDPR Art. 30) as Markdown or CSV."""
-    from core.processing_records import build, to_csv, to_markdown
+    from core.workbench.processing_records import build, to_csv, to_markdown
 
     ledger = open_ledger()
     rep = build(ledger, ledger.policy.principal(user))
@@ -230,7 +230,7 @@ def report_processing(fmt: str, output: Path | None, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def simulate_cmd(target: str, question: str, as_json: bool, user: str) -> None:
     """See what --as NAME would receive for QUESTION, beside your own view (audited as yours)."""
-    from core.simulation import simulate
+    from core.workbench.simulation import simulate
 
     ledger = open_ledger()
     sim = simulate(ledger, ledger.policy.principal(user), target, question)
@@ -252,7 +252,7 @@ def simulate_cmd(target: str, question: str, as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def overview_cmd(since: str | None, until: str | None, role: str | None, group: str | None, user: str) -> None:
     """The overview's figures as JSON (the same queries as the page)."""
-    from core.overview import Filters, overview
+    from core.workbench.overview import Filters, overview
 
     ledger = open_ledger()
     emit(overview(ledger, ledger.policy.principal(user), Filters(since, until, role, group)), True)
@@ -271,7 +271,7 @@ def audit_export_bundle(fmt: str, output: Path, kinds: tuple[str, ...], actor: s
                         about: str | None, user: str) -> None:
     """Export the trail with a manifest (count, anchor and head hash, SHA-256) for offline verification;
     with filters, only the matching records, and the manifest names the filters."""
-    from core.exports import export_bundle, manifest_path
+    from core.workbench.exports import export_bundle, manifest_path
 
     ledger = open_ledger()
     filters = {"kinds": list(kinds) or None, "actor": actor, "since": since, "until": until, "about": about}

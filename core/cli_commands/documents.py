@@ -15,7 +15,8 @@ def _progress(name: str, i: int, n: int) -> None:
 
 
 def _run_ingest(paths: list[Path], user: str, groups: str | None, classification: str | None, title: str | None, as_json: bool) -> None:
-    from core.ingest import Source, expand_paths, ingest
+    from core.rag.ingest import Source, expand_paths, ingest
+    import core.evaluation.freshness  # noqa: F401  (re-asks the golden set after an ingest, policy evaluation.on_new_version)
 
     ledger = open_ledger()
     principal = ledger.policy.principal(user)
@@ -56,7 +57,7 @@ def documents() -> None:
 @user_option(DEFAULT_CLI_USER)
 def documents_list(as_json: bool, user: str) -> None:
     """Documents visible to --user."""
-    from core.documents import list_documents
+    from core.rag.documents import list_documents
 
     ledger = open_ledger()
     docs = list_documents(ledger, ledger.policy.principal(user))
@@ -75,7 +76,7 @@ def documents_list(as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def documents_relabel(doc_id: str, groups: str | None, classification: str | None, as_json: bool, user: str) -> None:
     """Change a document's groups or classification (audited; needs documents.ingest on both label sets)."""
-    from core.relabel import relabel
+    from core.rag.relabel import relabel
 
     ledger = open_ledger()
     out = relabel(ledger, ledger.policy.principal(user), doc_id,
@@ -129,8 +130,8 @@ def store_group() -> None:
 
 
 def _rewrite(encrypt: bool, as_json: bool, user: str) -> None:
-    from core.chunk_migrate import rewrite_store
-    from core.guard import require_audited
+    from core.rag.chunk_migrate import rewrite_store
+    from core.audit.guard import require_audited
 
     ledger = open_ledger()
     require_audited(ledger, ledger.policy.principal(user), "documents.ingest", f"store.{'encrypt' if encrypt else 'decrypt'}")

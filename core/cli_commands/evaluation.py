@@ -1,4 +1,4 @@
-"""`ragledger eval`: the golden set asked as every principal, compared with a baseline (core/golden.py)."""
+"""`ragledger eval`: the golden set asked as every principal, compared with a baseline (core/evaluation/golden.py)."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,7 @@ DEMO_BASELINE = REPO_ROOT / "demo_corpus" / "eval_baseline.json"
 def eval_cmd(golden: Path, baseline: Path | None, save_baseline: Path | None, principals: tuple[str, ...], changed: bool, k: int,
              as_json: bool, user: str) -> None:
     """Ask the golden set as every principal ("see as", audited as --user's); exit 6 on a regression or a leak."""
-    from core.golden import Regression, changed_since_last_run, evaluate, load_baseline, load_golden
+    from core.evaluation.golden import Regression, changed_since_last_run, evaluate, load_baseline, load_golden
 
     questions = load_golden(golden)
     if baseline is None and golden.resolve() == DEMO_SET.resolve() and DEMO_BASELINE.exists() and save_baseline is None:

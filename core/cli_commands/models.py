@@ -54,7 +54,7 @@ def datasets() -> None:
 def datasets_build(kind: str, name: str | None, groups: str | None, max_classification: str | None, doc_ids: tuple[str, ...],
                    profile: str | None, params: tuple[str, ...], as_json: bool, user: str) -> None:
     """Build an immutable dataset version: 'pairs' for the embedder, 'qa' for the generator."""
-    from core.datasets import build_dataset
+    from core.models.datasets import build_dataset
 
     ledger = open_ledger()
     info = build_dataset(ledger, ledger.policy.principal(user), kind, name=name,
@@ -70,7 +70,7 @@ def datasets_build(kind: str, name: str | None, groups: str | None, max_classifi
 @user_option(DEFAULT_CLI_USER)
 def datasets_list(as_json: bool, user: str) -> None:
     """Dataset versions, newest first (flagged ones say why)."""
-    from core.datasets import list_datasets
+    from core.models.datasets import list_datasets
 
     ledger = open_ledger()
     items = list_datasets(ledger, ledger.policy.principal(user))
@@ -94,7 +94,7 @@ def datasets_list(as_json: bool, user: str) -> None:
 def train_cmd(kind: str, dataset_id: str, steps: int | None, batch_size: int | None, learning_rate: float | None,
               params: tuple[str, ...], as_json: bool, user: str) -> None:
     """Fine-tune the embedder or a generator LoRA on a dataset version; registers a candidate checkpoint."""
-    from core.training.jobs import train
+    from core.models.training.jobs import train
 
     hyper = _params(params)
     for key, value in (("max_steps", steps), ("batch_size", batch_size), ("learning_rate", learning_rate)):
@@ -117,7 +117,7 @@ def models() -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_list(kind: str | None, stage: str | None, as_json: bool, user: str) -> None:
     """Checkpoints, newest first, with their stage and headline metric (flagged ones say why)."""
-    from core.registry import list_checkpoints
+    from core.models.registry import list_checkpoints
 
     ledger = open_ledger()
     items = list_checkpoints(ledger, ledger.policy.principal(user), kind=kind, stage=stage)
@@ -134,7 +134,7 @@ def models_list(kind: str | None, stage: str | None, as_json: bool, user: str) -
 @user_option(DEFAULT_CLI_USER)
 def models_show(checkpoint_id: str, as_json: bool, user: str) -> None:
     """A checkpoint's model card, files and sha256."""
-    from core.registry import show_checkpoint
+    from core.models.registry import show_checkpoint
 
     ledger = open_ledger()
     c = show_checkpoint(ledger, ledger.policy.principal(user), checkpoint_id)
@@ -147,7 +147,7 @@ def models_show(checkpoint_id: str, as_json: bool, user: str) -> None:
 def models_verify(checkpoint_id: str, user: str) -> None:
     """Re-hash a checkpoint's files against the registry."""
     from core.errors import RagLedgerError
-    from core.registry import verify_checkpoint
+    from core.models.registry import verify_checkpoint
 
     ledger = open_ledger()
     bad = verify_checkpoint(ledger, ledger.policy.principal(user), checkpoint_id)
@@ -161,7 +161,7 @@ def models_verify(checkpoint_id: str, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_propose(checkpoint_id: str, user: str) -> None:
     """Propose a candidate for promotion (ML engineers)."""
-    from core.registry import propose
+    from core.models.registry import propose
 
     ledger = open_ledger()
     click.echo(_ckpt_line(propose(ledger, ledger.policy.principal(user), checkpoint_id)) + "  (proposed)")
@@ -176,7 +176,7 @@ def models_propose(checkpoint_id: str, user: str) -> None:
 def models_promote(checkpoint_id: str, stage: str, override: str | None, as_json: bool, user: str) -> None:
     """Approve, promote to production or archive (compliance). Production first passes the golden-set
     gate when policy.yaml configures one (exit 6 on a regression); an embedder re-embeds the corpus."""
-    from core.model_lifecycle import promote
+    from core.evaluation.lifecycle import promote
 
     ledger = open_ledger()
     c = promote(ledger, ledger.policy.principal(user), checkpoint_id, stage, progress=None if as_json else _progress, override=override)
@@ -191,7 +191,7 @@ def models_promote(checkpoint_id: str, stage: str, override: str | None, as_json
 @user_option(DEFAULT_CLI_USER)
 def models_flag(checkpoint_id: str | None, doc_ids: tuple[str, ...], reason: str, as_json: bool, user: str) -> None:
     """Flag a checkpoint, or every checkpoint downstream of documents, as 'retraining required'."""
-    from core.registry import flag, flag_documents
+    from core.models.registry import flag, flag_documents
 
     ledger = open_ledger()
     principal = ledger.policy.principal(user)
@@ -206,7 +206,7 @@ def models_flag(checkpoint_id: str | None, doc_ids: tuple[str, ...], reason: str
 @user_option(DEFAULT_CLI_USER)
 def models_fallback(as_json: bool, user: str) -> None:
     """Stop a flagged embedder serving: re-embed with the previous clean one or the base model (compliance)."""
-    from core.serving import embedder_status, fall_back_now
+    from core.models.serving import embedder_status, fall_back_now
 
     ledger = open_ledger()
     result = fall_back_now(ledger, ledger.policy.principal(user), progress=None if as_json else _progress)
@@ -223,7 +223,7 @@ def models_fallback(as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_reembed(as_json: bool, user: str) -> None:
     """Re-embed every chunk with the base embedder policy.yaml `embedder:` names (compliance)."""
-    from core.embedder_setting import reembed_configured
+    from core.models.embedder_reembed import reembed_configured
 
     ledger = open_ledger()
     result = reembed_configured(ledger, ledger.policy.principal(user), progress=None if as_json else _progress)
@@ -240,7 +240,7 @@ def models_reembed(as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_retrain(checkpoint_id: str, as_json: bool, user: str) -> None:
     """Rebuild the dataset without erased documents, retrain, and link the replacement."""
-    from core.model_lifecycle import retrain
+    from core.evaluation.lifecycle import retrain
 
     ledger = open_ledger()
     c = retrain(ledger, ledger.policy.principal(user), checkpoint_id, progress=None if as_json else _progress)
@@ -254,7 +254,7 @@ def models_retrain(checkpoint_id: str, as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def models_register(folder: Path, manifest: Path, as_json: bool, user: str) -> None:
     """Register a checkpoint trained elsewhere (weights folder + dataset manifest)."""
-    from core.registry import register_external
+    from core.models.registry import register_external
 
     ledger = open_ledger()
     c = register_external(ledger, ledger.policy.principal(user), folder, manifest)
@@ -267,7 +267,7 @@ def models_register(folder: Path, manifest: Path, as_json: bool, user: str) -> N
 @user_option(DEFAULT_CLI_USER)
 def models_lineage(target: str, as_json: bool, user: str) -> None:
     """Lineage of a checkpoint (ckp_...: everything upstream) or a document (doc_...: everything downstream)."""
-    from core.lineage import checkpoint_lineage, document_lineage
+    from core.models.lineage import checkpoint_lineage, document_lineage
 
     ledger = open_ledger()
     principal = ledger.policy.principal(user)

@@ -64,9 +64,9 @@ def purge_cmd(doc_id: str | None, subject: str | None, request_id: str | None, s
               close_id: str | None, list_requests_: bool,
               certificate_of: str | None, as_json: bool, user: str) -> None:
     """Erase a document or a data subject from every store, prove it, and certify it."""
-    from core.erasure import cancel, certificate, close, confirm, create_request, get_request, list_requests, preview, subject_of, subjects
-    from core.erasure_proof import certificate_markdown
-    from core.purge import execute, pending_requests
+    from core.erasure.requests import cancel, certificate, close, confirm, create_request, get_request, list_requests, preview, subject_of, subjects
+    from core.erasure.proof import certificate_markdown
+    from core.erasure.purge import execute, pending_requests
 
     ledger = open_ledger()
     principal = ledger.policy.principal(user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from core.cli_base import cli, emit, open_ledger, user_option
-from core.redaction import redaction_counts
+from core.rag.redaction import redaction_counts
 
 
 @cli.command("ask")
@@ -15,7 +15,7 @@ from core.redaction import redaction_counts
 @click.option("--json", "as_json", is_flag=True)
 def ask_cmd(question: str, user: str, k: int, answerer: str | None, as_json: bool) -> None:
     """Ask a question as --user; the answer is redacted for that principal and audited."""
-    from core.ask import ask
+    from core.answering.ask import ask
 
     ledger = open_ledger()
     result = ask(ledger, ledger.policy.principal(user), question, k=k, answerer=answerer)

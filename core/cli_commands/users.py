@@ -43,7 +43,7 @@ def users() -> None:
 @user_option(DEFAULT_CLI_USER)
 def users_list(as_json: bool, user: str) -> None:
     """Every account with its role, state, and whether it still has its demo password."""
-    from core.accounts import list_accounts
+    from core.workbench.accounts import list_accounts
 
     ledger, actor = _acting(user)
     rows = list_accounts(ledger, actor)
@@ -70,7 +70,7 @@ def users_list(as_json: bool, user: str) -> None:
 def users_add(name: str, role: str, display_name: str | None, groups: str, clearance: str, no_password: bool,
               password_stdin: bool, as_json: bool, user: str) -> None:
     """Add an account (validated and audited as a policy change)."""
-    from core.accounts import add_account
+    from core.workbench.accounts import add_account
 
     ledger, actor = _acting(user)
     password = None if no_password else _read_password(password_stdin)
@@ -86,7 +86,7 @@ def users_add(name: str, role: str, display_name: str | None, groups: str, clear
 @user_option(DEFAULT_CLI_USER)
 def users_passwd(name: str, password_stdin: bool, as_json: bool, user: str) -> None:
     """Set a new password (at least the policy's minimum length; never a demo password)."""
-    from core.accounts import set_password
+    from core.workbench.accounts import set_password
 
     ledger, actor = _acting(user)
     out = set_password(ledger, actor, name, _read_password(password_stdin))
@@ -99,7 +99,7 @@ def users_passwd(name: str, password_stdin: bool, as_json: bool, user: str) -> N
 @user_option(DEFAULT_CLI_USER)
 def users_disable(name: str, as_json: bool, user: str) -> None:
     """Stop an account from signing in (its history stays in the audit trail)."""
-    from core.accounts import set_disabled
+    from core.workbench.accounts import set_disabled
 
     ledger, actor = _acting(user)
     _done(set_disabled(ledger, actor, name, True), f"disabled {name}", as_json)
@@ -111,7 +111,7 @@ def users_disable(name: str, as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def users_enable(name: str, as_json: bool, user: str) -> None:
     """Let a disabled account sign in again."""
-    from core.accounts import set_disabled
+    from core.workbench.accounts import set_disabled
 
     ledger, actor = _acting(user)
     _done(set_disabled(ledger, actor, name, False), f"enabled {name}", as_json)
@@ -123,7 +123,7 @@ def users_enable(name: str, as_json: bool, user: str) -> None:
 @user_option(DEFAULT_CLI_USER)
 def users_unlock(name: str, as_json: bool, user: str) -> None:
     """Clear an account's sign-in lock and failure count now (audited)."""
-    from core.accounts import unlock
+    from core.workbench.accounts import unlock
 
     ledger, actor = _acting(user)
     out = unlock(ledger, actor, name)
