@@ -198,37 +198,25 @@ def test_flagged_production_embedder_says_what_serves_instead(home) -> None:
 @pytest.mark.browser
 def test_lineage_graph_renders_in_a_real_browser(home, tmp_path) -> None:
     import re
-    from pathlib import Path
 
-    from conftest import skip_or_fail
-    from core.config import REPO_ROOT
-    from ui_support import CHROMIUM, free_port, launch_chromium, streamlit_server
+    from playwright.sync_api import expect
+    from ui_support import ARTIFACTS, browser_against, fill_sign_in
 
-    if not Path(CHROMIUM).is_file():
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
-    from playwright.sync_api import expect, sync_playwright
-
-    artifacts = REPO_ROOT / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    with streamlit_server(home["home"], free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(90_000)
-            page.goto(base)
-            page.get_by_role("textbox", name="User name").fill("dave")
-            page.get_by_role("textbox", name="Password").fill("dave-demo")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("link", name=re.compile("Models")).click()
-            expect(page.get_by_role("heading", name=re.compile("Models"))).to_be_visible()
-            chart = page.locator(".js-plotly-plot").first
-            expect(chart).to_be_visible(timeout=90_000)
-            expect(chart.locator(".scatterlayer .trace")).not_to_have_count(0, timeout=30_000)
-            expect(chart).to_contain_text(home["ckpt"], timeout=30_000)  # the checkpoint node's label, drawn by plotly
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(artifacts / "browser-models-lineage.png"), full_page=True)
-        finally:
-            browser.close()
+    served = tmp_path / "served"  # the fixture's home is tmp_path/home; the browser gets a copy of it
+    served.mkdir()
+    with browser_against(home["home"], served) as (base, browser, _home):
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(90_000)
+        page.goto(base)
+        fill_sign_in(page, "dave")
+        page.get_by_role("link", name=re.compile("Models")).click()
+        expect(page.get_by_role("heading", name=re.compile("Models"))).to_be_visible()
+        chart = page.locator(".js-plotly-plot").first
+        expect(chart).to_be_visible(timeout=90_000)
+        expect(chart.locator(".scatterlayer .trace")).not_to_have_count(0, timeout=30_000)
+        expect(chart).to_contain_text(home["ckpt"], timeout=30_000)  # the checkpoint node's label, drawn by plotly
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "browser-models-lineage.png"), full_page=True)
 
 
 @pytest.mark.browser
@@ -237,45 +225,34 @@ def test_training_in_a_real_browser_leaves_the_tab_usable_and_the_page_follows(t
     """The fragment's polling only runs in a browser: training starts, the tab answers other widgets
     while it runs, and when it ends the page shows the checkpoint with no bar left behind."""
     import re
-    from pathlib import Path
 
-    from conftest import skip_or_fail
     from core.db import dispose_engines
-    from ui_support import CHROMIUM, free_port, launch_chromium, streamlit_server
+    from playwright.sync_api import expect
+    from ui_support import browser_against, fill_sign_in
 
-    if not Path(CHROMIUM).is_file():
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)")
-    from playwright.sync_api import expect, sync_playwright
-
-    ledger, docs = tidal_home(tmp_path / "home")
+    ledger, docs = tidal_home(tmp_path / "template")
     build_dataset(ledger, ledger.policy.principal("dave"), "pairs", name="grid-pairs", doc_ids=[docs["grid-connection"]])
     dispose_engines()
-    with streamlit_server(ledger.settings.home, free_port(), log=tmp_path / "streamlit.log") as base, sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(90_000)
-            page.goto(base)
-            page.get_by_role("textbox", name="User name").fill("dave")
-            page.get_by_role("textbox", name="Password").fill("dave-demo")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("link", name=re.compile("Models")).click()
-            expect(page.get_by_text(re.compile("No checkpoints yet"))).to_be_visible()
-            page.get_by_role("spinbutton", name="Steps").fill("15")
-            page.get_by_role("button", name="Train", exact=True).click()
-            running = page.get_by_text(re.compile("Training an embedder on grid-pairs:"))
-            expect(running).to_be_visible(timeout=30_000)  # the job's status, polled by the fragment
-            # The tab is not blocked: another widget reruns the page while the job trains.
-            box = page.get_by_role("textbox", name="Document id (doc_…)")
-            box.fill(docs["grid-connection"])
-            box.press("Enter")
-            expect(page.get_by_text(re.compile(r"1 dataset versions · 0 checkpoints"))).to_be_visible(timeout=30_000)
-            expect(running).to_be_visible()
-            expect(page.get_by_text(re.compile("registered as a candidate"))).to_be_visible(timeout=400_000)
-            expect(page.get_by_text(re.compile("No checkpoints yet"))).to_have_count(0)
-            expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
-        finally:
-            browser.close()
+    with browser_against(ledger.settings.home, tmp_path) as (base, browser, _home):
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(90_000)
+        page.goto(base)
+        fill_sign_in(page, "dave")
+        page.get_by_role("link", name=re.compile("Models")).click()
+        expect(page.get_by_text(re.compile("No checkpoints yet"))).to_be_visible()
+        page.get_by_role("spinbutton", name="Steps").fill("15")
+        page.get_by_role("button", name="Train", exact=True).click()
+        running = page.get_by_text(re.compile("Training an embedder on grid-pairs:"))
+        expect(running).to_be_visible(timeout=30_000)  # the job's status, polled by the fragment
+        # The tab is not blocked: another widget reruns the page while the job trains.
+        box = page.get_by_role("textbox", name="Document id (doc_…)")
+        box.fill(docs["grid-connection"])
+        box.press("Enter")
+        expect(page.get_by_text(re.compile(r"1 dataset versions · 0 checkpoints"))).to_be_visible(timeout=30_000)
+        expect(running).to_be_visible()
+        expect(page.get_by_text(re.compile("registered as a candidate"))).to_be_visible(timeout=400_000)
+        expect(page.get_by_text(re.compile("No checkpoints yet"))).to_have_count(0)
+        expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
 
 
 def test_promotion_to_production_passes_the_golden_set_gate_with_a_reason_box(home) -> None:
