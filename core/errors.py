@@ -77,6 +77,10 @@ class StoreError(RagLedgerError):
     """A store (LanceDB, the SQL database) could not complete an operation."""
 
 
+class WitnessUnavailable(StoreError):
+    """A checkpoint witness (an S3 bucket) could not be written or read; names it and why."""
+
+
 class SessionEnded(AuthError):
     """A session cookie that no longer holds (signed out, timed out, account disabled); `reason` says which."""
 
