@@ -82,6 +82,10 @@ class ObjectStoreError(StoreError):
     credentials. The message names the URI; the operation wrote nothing."""
 
 
+class WitnessUnavailable(StoreError):
+    """A checkpoint witness (an S3 bucket) could not be written or read; names it and why."""
+
+
 class SessionEnded(AuthError):
     """A session cookie that no longer holds (signed out, timed out, account disabled); `reason` says which."""
 

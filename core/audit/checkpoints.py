@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from core.errors import AuditIntegrityError
+from core.errors import AuditIntegrityError, WitnessUnavailable
 from core.policy.models import AuditLogPolicy
 from core.audit.signed_note import Checkpoint, Signer, Verifier, make_signer, parse_checkpoint, sign_checkpoint, vkey
 from core.audit.witnesses import Witness, make_witnesses
@@ -85,7 +85,7 @@ class Checkpointer:
         for w in self.witnesses:
             try:
                 w.publish(cp)
-            except OSError as exc:  # the checkpoint stays unpublished in the database; `audit checkpoint` retries
+            except (OSError, WitnessUnavailable) as exc:  # the checkpoint stays unpublished in the database; `audit checkpoint` retries
                 log.warning("checkpoint of size %s not delivered to %s: %s", cp.size, w.name, exc)
                 ok = False
         return ok

@@ -4,8 +4,9 @@ A directory witness writes each checkpoint note as its own file (a folder on ano
 mounted share, a folder a backup job ships away); `ragledger audit verify` reads them back. A syslog
 witness sends each checkpoint to syslog (a local daemon or a remote collector over UDP), where a
 SIEM keeps it; it cannot be read back, so it protects by being elsewhere. Kinds are registered in
-`WITNESSES` through `register()`, the built-ins included. No S3 witness: it could not be tested
-here against a real server (docs/audit.md).
+`WITNESSES` through `register()`, the built-ins included. An S3 witness (core/audit/s3_witness.py) puts
+each checkpoint into a bucket as its own object and reads them back for verify; it is tested
+against a real S3 endpoint (moto's standalone server).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Protocol
 
 from core.policy.models import Witness as WitnessSpec
 from core.audit.signed_note import Checkpoint, parse_checkpoint
+from core.audit.s3_witness import factory as s3_factory
 
 
 class Witness(Protocol):
@@ -81,6 +83,7 @@ class SyslogWitness:
 
 register("directory", lambda spec, home: DirectoryWitness(Path(spec.path or "") if Path(spec.path or "").is_absolute() else home / (spec.path or "")))
 register("syslog", lambda spec, home: SyslogWitness(spec.address or "/dev/log"))
+register("s3", s3_factory)
 
 
 def make_witnesses(specs: list[WitnessSpec], home: Path) -> list[Witness]:

@@ -156,9 +156,13 @@ class SignInPolicy(Strict):
 class Witness(Strict):
     """Somewhere a copy of every checkpoint goes, out of the database's reach (docs/audit.md)."""
 
-    kind: Literal["directory", "syslog"]
+    kind: Literal["directory", "syslog", "s3"]
     path: str | None = None  # directory: a folder, ideally on another volume or host
     address: str | None = None  # syslog: /dev/log, or host:port (UDP)
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")  # s3: the bucket (ideally object-locked)
+    prefix: str = ""  # s3: a key prefix, e.g. ragledger/prod/
+    endpoint_url: str | None = None  # s3: default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS itself
+    region: str | None = None  # s3: default AWS_REGION / AWS_DEFAULT_REGION
 
     @model_validator(mode="after")
     def _where(self) -> "Witness":
@@ -166,6 +170,8 @@ class Witness(Strict):
             raise ValueError("a directory witness needs a path")
         if self.kind == "syslog" and not self.address:
             raise ValueError("a syslog witness needs an address (/dev/log or host:port)")
+        if self.kind == "s3" and not self.bucket:
+            raise ValueError("an s3 witness needs a bucket")
         return self
 
 

@@ -107,7 +107,7 @@ def test_a_failing_witness_is_named_and_retried(tmp_path, caplog) -> None:  # ty
 
 @pytest.mark.parametrize("extra,field", [
     ("  witnesses:\n    - kind: directory\n", "audit_log.witnesses.0"),
-    ("  witnesses:\n    - kind: s3\n      path: x\n", "audit_log.witnesses.0.kind"),
+    ("  witnesses:\n    - kind: ftp\n      path: x\n", "audit_log.witnesses.0.kind"),
 ])
 def test_bad_witnesses_are_refused_at_load(tmp_path, extra, field) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PolicyError) as err:
