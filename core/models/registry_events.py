@@ -76,6 +76,8 @@ class EmbedderReembedded(AuditEvent):
     dimensions: int = 0
     chunks: int = 0
 
+
+@dataclass
 class PromotionGated(AuditEvent):
     """The golden set asked with a candidate checkpoint serving, against the current production
     (core/evaluation/promotion_gate.py): passed, refused, or overridden with the promoter's reason."""

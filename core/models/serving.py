@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from core.rag.active_index import write_active_index
 from core.rag.chunk_store import ChunkStore, schema_for
 from core.errors import RagLedgerError, StoreError
 from core.locks import store_lock
@@ -50,15 +51,6 @@ def production_answerer(ledger: "Ledger") -> str:
     from core.rag.answerers.generative import register_checkpoint
 
     return register_checkpoint(ckpt.checkpoint_id, base_path(ledger, ckpt.base_model_id), Path(ckpt.path))
-
-
-def write_active_index(home: Path, table: str, embedder_path: str | None, embedder_id: str | None,
-                       served_before: list[str] | None = None, dimensions: int | None = None) -> None:
-    path = home / "active_index.json"
-    tmp = path.with_name(f".active_index.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"table": table, "embedder_path": embedder_path, "embedder_id": embedder_id,
-                               "served_before": served_before or [], "dimensions": dimensions}, indent=2))
-    os.replace(tmp, path)
 
 
 def switch_embedder(ledger: "Ledger", ckpt: "CheckpointInfo", progress=None) -> str:  # type: ignore[no-untyped-def]

@@ -61,6 +61,27 @@ def built_by(ledger: "Ledger") -> str:
     return ledger.active_index().get("embedder_id") or BASE_MODEL_ID
 
 
+def _take_at_once(ledger: "Ledger", setting: "EmbedderSetting | None") -> None:
+    """An empty corpus: serve the configured model now. Its (empty) table is dropped, so the next
+    ingest creates it with the new model's vector dimension."""
+    from core.locks import store_lock
+    from core.rag.active_index import write_active_index
+    from core.rag.embedder import Embedder
+
+    path = resolve_model(setting.model) if setting else None
+    dimensions = Embedder(path, identity_of(setting)).dimensions
+    with store_lock(ledger.settings.home, exclusive=True):
+        store = ledger.store
+        if store.count() != 0:
+            return  # an ingest got in first: the check runs again and asks for a re-embed
+        if store.name in store.db.table_names():
+            store.db.drop_table(store.name)
+        index = ledger.active_index()
+        write_active_index(ledger.settings.home, index["table"], str(path) if path else None, identity_of(setting),
+                           index.get("served_before", []), dimensions)
+    ledger.forget_index()
+
+
 def check_embedder_setting(ledger: "Ledger") -> None:
     """Refuse to search or ingest when the configured base embedder did not build the index."""
     setting = ledger.policy.files.embedder
@@ -68,7 +89,7 @@ def check_embedder_setting(ledger: "Ledger") -> None:
     if index_by.startswith("ckp_") or index_by == identity_of(setting):
         return  # a promoted checkpoint serves, or the configured model built the index
     if ledger.store.count() == 0:
-        _switch(ledger, setting)  # an empty corpus: nothing to re-embed
+        _take_at_once(ledger, setting)  # an empty corpus: nothing to re-embed
         return
     from core.rag.embedder import Embedder
 

@@ -2,9 +2,10 @@
 corpus (tests/data/tidal), the golden set tests/data/tidal_golden.yaml configured in the home's own
 policy.yaml, real re-embedding into a LanceDB side table, real answers as every principal.
 
-"harsh" is fine-tuned with a learning rate far too high (measured: its answers cite the wrong document
-for some questions, so citation correctness drops for alice, dave and ops); "gentle" with a small one
-(the same figures as the base model). The tests run in file order on one module-scoped home."""
+"harsh" is fine-tuned with a learning rate far too high (measured: its vectors collapse to one point;
+the questions that share terms with their source are still found by the full-text leg, the ones asked
+in other words are not, so recall@k drops for alice, dave and ops); "gentle" with a small one (the same
+figures as the base model). The tests run in file order on one module-scoped home."""
 from __future__ import annotations
 
 import json
@@ -53,13 +54,13 @@ def test_a_checkpoint_that_regresses_is_refused_and_nothing_changes(gated) -> No
     with pytest.raises(PromotionRefused) as refused:
         promote(ledger, alice, gated["harsh"], "production")
     assert refused.value.exit_code == 6 and "--override" in (refused.value.hint or "")
-    assert "citation_correct" in str(refused.value) and "< production 1.000" in str(refused.value)
+    assert "recall_at_k" in str(refused.value) and "< production 1.000" in str(refused.value)
     assert get_checkpoint(ledger, gated["harsh"]).stage == "candidate"
     assert ledger.active_index() == index and _tables(ledger) == tables  # the side table is gone, the index unchanged
     [gate] = ledger.audit.records(kinds=["promotion_gate"], limit=1)
     p = gate["payload"]
     assert p["outcome"] == "refused" and p["checkpoint_id"] == gated["harsh"] and p["override_reason"] is None
-    assert p["candidate"]["alice"]["citation_correct"] < p["production"]["alice"]["citation_correct"] == 1.0
+    assert p["candidate"]["alice"]["recall_at_k"] < p["production"]["alice"]["recall_at_k"] == 1.0
     # Production's own run is an ordinary evaluation record (reason "gate"); the candidate's answers are audited as its own.
     [run] = ledger.audit.records(kinds=["evaluation"], limit=1)
     assert run["record_id"] == p["production_run"] and run["payload"]["reason"] == "gate"
@@ -86,7 +87,7 @@ def test_an_override_needs_a_reason_and_the_reason_is_recorded(gated, monkeypatc
 
 
 def test_a_checkpoint_as_good_as_production_passes_the_gate(gated) -> None:  # type: ignore[no-untyped-def]
-    """Against the harsh production now serving, the gentle fine-tune cites better: the gate passes and the
+    """Against the harsh production now serving, the gentle fine-tune retrieves better: the gate passes and the
     side table it built becomes the index (no second re-embedding)."""
     ledger, alice = gated["ledger"], gated["ledger"].policy.principal("alice")
     info = promote(ledger, alice, gated["gentle"], "production")
