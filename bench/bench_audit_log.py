@@ -86,10 +86,11 @@ def append_overhead() -> dict:
 def bulk_load(ledger: Ledger, n: int) -> None:
     """The rows `append` would write, inserted 20,000 at a time (appending 1M one by one takes ~20 min)."""
     from core.audit.sealing import seal
+    from core.keystore import SealKey
     from core.stores.tables import AuditRecord
 
     records, leaves = AuditRecord.__table__, tree_store.LEAVES  # type: ignore[attr-defined]
-    sealed = seal({"question": "How many days of leave?", "answer": "Thirty days. [1]"}, ["doc:x"], {"doc:x": b"k" * 32})
+    sealed = seal({"question": "How many days of leave?", "answer": "Thirty days. [1]"}, ["doc:x"], {"doc:x": SealKey(1, b"k" * 32)})
     origin = json.dumps({"auth": "password", "channel": "cli", "host": "bench", "os_user": "ops", "pid": 1, "principal": "bob", "user_from": "option"})
     prev, frontier, cps = GENESIS, Frontier(), ledger.audit.checkpointer
     for start in range(0, n, 20_000):
