@@ -14,8 +14,6 @@ chat refuses (`EmbedderFlagged`) rather than answer through the flagged checkpoi
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

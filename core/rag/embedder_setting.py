@@ -61,9 +61,9 @@ def built_by(ledger: "Ledger") -> str:
     return ledger.active_index().get("embedder_id") or BASE_MODEL_ID
 
 
-def _take_at_once(ledger: "Ledger", setting: "EmbedderSetting | None") -> None:
+def _take_at_once(ledger: "Ledger", setting: "EmbedderSetting | None") -> bool:
     """An empty corpus: serve the configured model now. Its (empty) table is dropped, so the next
-    ingest creates it with the new model's vector dimension."""
+    ingest creates it with the new model's vector dimension. False when the corpus is no longer empty."""
     from core.locks import store_lock
     from core.rag.active_index import write_active_index
     from core.rag.embedder import Embedder
@@ -73,13 +73,14 @@ def _take_at_once(ledger: "Ledger", setting: "EmbedderSetting | None") -> None:
     with store_lock(ledger.settings.home, exclusive=True):
         store = ledger.store
         if store.count() != 0:
-            return  # an ingest got in first: the check runs again and asks for a re-embed
+            return False  # an ingest got in first: the caller refuses as for any filled corpus
         if store.name in store.db.table_names():
             store.db.drop_table(store.name)
         index = ledger.active_index()
         write_active_index(ledger.settings.home, index["table"], str(path) if path else None, identity_of(setting),
                            index.get("served_before", []), dimensions)
     ledger.forget_index()
+    return True
 
 
 def check_embedder_setting(ledger: "Ledger") -> None:
@@ -88,9 +89,8 @@ def check_embedder_setting(ledger: "Ledger") -> None:
     index_by = built_by(ledger)
     if index_by.startswith("ckp_") or index_by == identity_of(setting):
         return  # a promoted checkpoint serves, or the configured model built the index
-    if ledger.store.count() == 0:
-        _take_at_once(ledger, setting)  # an empty corpus: nothing to re-embed
-        return
+    if ledger.store.count() == 0 and _take_at_once(ledger, setting):
+        return  # an empty corpus: nothing to re-embed
     from core.rag.embedder import Embedder
 
     path = resolve_model(setting.model) if setting else None
