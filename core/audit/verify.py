@@ -18,6 +18,10 @@ Checkpoints whose signature does not verify are named and not trusted.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -25,15 +29,16 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from core.audit.log import GENESIS, canonical
+from core.audit.log import GENESIS
 from core.errors import AuditIntegrityError
 from core.audit.merkle import Frontier
 from core.audit.signed_note import Checkpoint, Verifier, parse_checkpoint
 from core.audit.tree_store import CHECKPOINTS
+from core.audit.verify_range import RangePass, batches, check_rows, range_sql
 
-SQL = ("SELECT l.idx, l.leaf_hash, l.record_id, r.seq, r.hash, r.kind, r.actor, r.actor_role, r.at, r.policy_version,"
-       " r.payload, r.sealed, r.key_refs, r.prev_hash, r.origin"
-       " FROM audit_leaves l LEFT JOIN audit_records r ON r.record_id = l.record_id ORDER BY l.idx")
+# Below this many leaves a second process costs more to start than it saves.
+SPLIT_FROM = 200_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +59,7 @@ class LogVerdict:
     checkpoints_checked: int
     latest_checkpoint: str | None
     findings: list[Finding] = field(default_factory=list)
+    processes: int = 1  # how many processes checked the records (core/audit/verify_range.py says when two)
 
     @property
     def ok(self) -> bool:
@@ -66,7 +72,7 @@ class LogVerdict:
     def as_dict(self) -> dict[str, Any]:
         first = self.first()
         return {"ok": self.ok, "records": self.records, "tree_size": self.tree_size, "root": self.root, "head_hash": self.head_hash,
-                "checkpoints_checked": self.checkpoints_checked, "latest_checkpoint": self.latest_checkpoint,
+                "checkpoints_checked": self.checkpoints_checked, "latest_checkpoint": self.latest_checkpoint, "processes": self.processes,
                 "first_bad_index": first.index if first else None, "first_bad_seq": first.seq if first else None,
                 "first_bad_record": first.record_id if first else None, "reason": first.message if first else None,
                 "findings": [asdict(f) for f in self.findings]}
@@ -106,12 +112,7 @@ def trusted(checkpoints: list[Checkpoint], verifier: Verifier | None) -> tuple[l
 
 def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier | None, anchor: str = GENESIS) -> LogVerdict:
     cps, findings = trusted(checkpoints, verifier)
-    by_size: dict[int, list[Checkpoint]] = {}
-    for cp in cps:
-        by_size.setdefault(cp.size, []).append(cp)
-    frontier, roots = Frontier(), {}
-    expected_prev: str | None = anchor
-    prev_seq, present, head = 0, 0, anchor
+    sizes = {cp.size for cp in cps}
     # One read snapshot for the tree state, the counts and the pass, so appends running meanwhile
     # cannot look like damage; the checkpoints were read before it, so none is newer than it.
     raw = engine.raw_connection()
@@ -124,63 +125,95 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
         first.execute("SELECT count(*) FROM audit_records")
         total_records = first.fetchone()[0]
         pruned_below = int(state["pruned_below"])
-        # PostgreSQL: a server-side cursor, so a million rows stream in constant memory
-        cur = raw.driver_connection.cursor(name="ragledger_verify") if postgres else raw.cursor()  # type: ignore[union-attr]
-        cur.execute(SQL)
-        expected_idx, hashes, size = 0, frontier.hashes, 0
-        while rows := cur.fetchmany(20000):
-            for idx, stored_leaf, rid, seq, rhash, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin in rows:
-                if idx != expected_idx:
-                    findings.append(Finding(expected_idx, f"the Merkle tree has no leaf at index {expected_idx} (the next is {idx}): leaves were deleted"))
-                expected_idx = idx + 1
-                if seq is None:
-                    if idx >= pruned_below:
-                        findings.append(Finding(idx, f"record at index {idx} (id {rid}) is missing: deleted, or the log's tail was truncated", record_id=rid))
-                        expected_prev = None
-                    leaf = bytes.fromhex(stored_leaf)
-                else:
-                    c = canonical(rid, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin)
-                    leaf = sha256(b"\x00" + c).digest()
-                    if sha256(c).hexdigest() != rhash:
-                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not match its hash: it was edited", seq, rid))
-                    elif leaf.hex() != stored_leaf:
-                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not match its Merkle leaf: it was edited and re-hashed", seq, rid))
-                    elif seq <= prev_seq:
-                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} comes after seq {prev_seq} in the tree: the records were reordered", seq, rid))
-                    elif expected_prev is not None and prev_hash != expected_prev:
-                        findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not link to the record before it: a record was removed, inserted or reordered", seq, rid))
-                    expected_prev, head = rhash, rhash
-                    if seq > prev_seq:
-                        prev_seq = seq
-                    present += 1
-                # Frontier.append, inlined: this loop runs once per record
-                hashes.append(leaf)
-                size += 1
-                s = size
-                while not s & 1:
-                    right = hashes.pop()
-                    hashes[-1] = sha256(b"\x01" + hashes[-1] + right).digest()
-                    s >>= 1
-                if size in by_size:
-                    frontier.size = size
-                    roots[size] = frontier.root()
-        frontier.size = size
-        cur.close()
-        if present < total_records:
-            findings.append(_unlisted(first, total_records - present))
+        done, processes = None, 1
+        if not postgres and int(state["size"]) >= SPLIT_FROM and (os.cpu_count() or 1) > 1 and engine.url.database:
+            done = _split_pass(raw, first, engine.url.database, int(state["size"]), pruned_below, anchor)
+            processes = 2 if done is not None else 1
+        if done is None:  # the one-process pass: the authority, and the report whenever anything is wrong
+            # PostgreSQL: a server-side cursor, so a million rows stream in constant memory
+            cur = raw.driver_connection.cursor(name="ragledger_verify") if postgres else raw.cursor()  # type: ignore[union-attr]
+            cur.execute(range_sql(bounded=False))
+            done = check_rows(batches(cur), 0, pruned_below, anchor)
+            cur.close()
+        findings.extend(Finding(f.index, f.message, f.seq, f.record_id) for f in done.findings)
+        if done.present < total_records:
+            findings.append(_unlisted(first, total_records - done.present))
         first.close()
     finally:
         raw.rollback()  # ends the read snapshot; nothing was written
         raw.close()
+    frontier, roots = _grow(bytes(done.leaves), sizes)
     if frontier.size != state["size"] or frontier.to_hex() != json.loads(state["frontier"]):
         findings.append(Finding(min(frontier.size, int(state["size"])), f"the tree state says {state['size']} leaves but {frontier.size} are stored: the tree was altered"))
     findings.extend(_against_checkpoints(cps, roots, frontier.size))  # each carries `checkpoint`, so exact findings lead
     latest = cps[-1].label() if cps else None
-    return LogVerdict(present, frontier.size, frontier.root().hex(), head, len(cps), latest, findings)
+    return LogVerdict(done.present, frontier.size, frontier.root().hex(), done.head or anchor, len(cps), latest, findings, processes)
 
 
-def _where(idx: int, seq: int, rid: str) -> str:
-    return f"record at index {idx} (seq={seq} id={rid})"
+def _grow(leaves: bytes, sizes: set[int]) -> tuple[Frontier, dict[int, bytes]]:
+    """The tree regrown from the recomputed leaves, with its root at each checkpoint's size."""
+    frontier, roots = Frontier(), {}
+    hashes, size = frontier.hashes, 0
+    for at in range(0, len(leaves), 32):
+        # Frontier.append, inlined: this loop runs once per record
+        hashes.append(leaves[at:at + 32])
+        size += 1
+        s = size
+        while not s & 1:
+            right = hashes.pop()
+            hashes[-1] = sha256(b"\x01" + hashes[-1] + right).digest()
+            s >>= 1
+        if size in sizes:
+            frontier.size = size
+            roots[size] = frontier.root()
+    frontier.size = size
+    return frontier, roots
+
+
+def _split_pass(raw: Any, cur: Any, path: str, size: int, pruned_below: int, anchor: str) -> RangePass | None:
+    """Leaves [0, size/2) checked here while a second process checks the rest (core/audit/verify_range.py
+    says why). The pass joined up from both halves, or None to say: run the one-process pass, because
+    a half found something, or the snapshots differ, or the second process could not do its part."""
+    cur.execute("SELECT count(*), max(idx) FROM audit_leaves")
+    count, top = cur.fetchone()
+    if count != size or top != size - 1:
+        return None  # leaves missing or beyond the tree state: the one-process pass names them
+    mid = size // 2
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")))))
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "core.audit.verify_range", path, str(mid), str(size)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    except OSError as exc:
+        log.warning("audit verify: no second process (%s); checking in one", exc)
+        return None
+    low_cur = raw.cursor()
+    low_cur.execute(range_sql(bounded=True), (0, mid))
+    low = check_rows(batches(low_cur), 0, pruned_below, anchor)
+    low_cur.close()
+    try:
+        out, err = child.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        log.warning("audit verify: the second process timed out; checking in one")
+        return None
+    if child.returncode != 0 or b"\n" not in out:
+        log.warning("audit verify: the second process failed (%s); checking in one", err.decode(errors="replace").strip()[-500:])
+        return None
+    head_line, leaves = out.split(b"\n", 1)
+    high = json.loads(head_line)
+    if (low.findings or high["findings"] or high["snapshot_size"] < size or high["snapshot_pruned_below"] != pruned_below
+            or len(leaves) != 32 * (size - mid)):
+        return None
+    if high["first_link"] is not None:
+        _idx, seq, _rid, prev_hash = high["first_link"]
+        if seq <= low.last_seq or prev_hash != low.expected_prev:
+            return None
+    low.leaves += leaves
+    low.present += high["present"]
+    low.last_seq = max(low.last_seq, high["last_seq"])
+    low.head = high["head"] or low.head
+    return low
 
 
 def _unlisted(cur: Any, extra: int) -> Finding:

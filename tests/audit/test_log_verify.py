@@ -11,9 +11,24 @@ import pytest
 from sqlalchemy import text
 
 from core.db import dispose_engines as _dispose_all
+from core.audit import verify
 from core.audit.verify import verify_ledger
 from core.audit.signed_note import FileSigner, sign_checkpoint
 from tests.tree_support import checkpoint_sizes, fill, forged, rebuild, restore, rows, snapshot, tree_ledger
+
+
+@pytest.fixture(params=["sqlite", "sqlite, two processes", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The table runs on SQLite, on SQLite with the records split between two processes (the way a log
+    of a million is checked; a clean split must agree with one process, a damaged log must be reported
+    exactly as one process reports it), and on PostgreSQL."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_url")
+        return
+    if request.param == "sqlite, two processes":
+        monkeypatch.setattr(verify, "SPLIT_FROM", 2)
+    yield f"sqlite:///{tmp_path / 'ledger.db'}"
+    _dispose_all()
 
 
 @pytest.fixture
@@ -34,6 +49,18 @@ def _first(ledger):  # type: ignore[no-untyped-def]
 def _last_good(ledger, index: int) -> int:  # type: ignore[no-untyped-def]
     """The largest checkpoint size that still covers only untouched records (<= index)."""
     return max(s for s in checkpoint_sizes(ledger) if s <= index)
+
+
+def test_a_large_log_is_checked_in_two_processes_that_agree_with_one(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ledger = tree_ledger(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}")
+    fill(ledger, 21)
+    ledger.audit.checkpoint("test")
+    alone = verify_ledger(ledger)
+    monkeypatch.setattr(verify, "SPLIT_FROM", 2)
+    split = verify_ledger(ledger)
+    assert alone.ok and split.ok and (alone.processes, split.processes) == (1, 2)
+    assert (split.records, split.tree_size, split.root, split.head_hash, split.checkpoints_checked) == \
+        (alone.records, alone.tree_size, alone.root, alone.head_hash, alone.checkpoints_checked)
 
 
 def test_an_edit_is_named_by_index_and_seq(log20) -> None:  # type: ignore[no-untyped-def]
