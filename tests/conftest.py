@@ -133,6 +133,37 @@ def demo_loaded_home(demo_home, tmp_path_factory) -> Path:
     return home
 
 
+# --- the app's pages in AppTest (tests/app) -----------------------------------------------------
+# Here rather than in tests/app/conftest.py: conftest files outside a package all import as the module
+# "conftest", so a second one would take this one's place for every `from conftest import ...`.
+
+
+@pytest.fixture
+def app_env(monkeypatch):  # type: ignore[no-untyped-def]
+    """AppTest runs the app in this process: ui_support points os.environ at a home (RAGLEDGER_HOME and
+    RAGLEDGER_DATABASE_URL). monkeypatch puts the values from before the test back afterwards."""
+    monkeypatch.delenv("RAGLEDGER_HOME", raising=False)
+    monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def app_home(demo_home, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    """The home `ui` runs the app on: a private, writable copy of the session demo corpus (sign-ins,
+    asks and uploads write audit records). A test module overrides it to run the pages on another home."""
+    from ui_support import copy_home
+
+    return copy_home(demo_home, tmp_path / "home")
+
+
+@pytest.fixture
+def ui(app_env, app_home):  # type: ignore[no-untyped-def]
+    """The app's pages on `app_home` (ui_support.AppPages), the environment restored after the test:
+    `ui.sign_in("alice", "pages/audit_trail.py")`, `ui.page("pages/erasure.py", "bob")`, `ui.home`."""
+    from ui_support import AppPages
+
+    return AppPages(app_home)
+
+
 @pytest.fixture
 def demo_ledger(demo_home) -> Ledger:  # type: ignore[no-untyped-def]
     return make_ledger(demo_home)

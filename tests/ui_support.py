@@ -2,12 +2,14 @@
 
 Every helper points the app at an explicit RAGLEDGER_HOME. Tests that write (sign-ins, asks,
 uploads) give it a copy of the session demo corpus (`copy_home`), never the shared `demo_home`.
-Reusable by every page's tests:
+The page tests take the `ui` fixture (tests/conftest.py): an AppPages on such a copy, with the
+environment put back after the test:
 
-    at = sign_in(app_test(home), "alice")           # signed in, on the first page of the navigation
-    at.switch_page("pages/audit_trail.py").run()
+    at = ui.sign_in("alice")                        # signed in, on the first page of the navigation
     assert navigation(at) == expected_pages("alice")
-    at = page_as("pages/documents.py", home, "carol")  # the page file alone: its own guard runs
+    at = ui.sign_in("alice", "pages/audit_trail.py")  # signed in, then on that page
+    at = ui.page("pages/documents.py", "bob")       # the page file alone, run: its own guard decides
+    widget(at.button, "Ingest").click().run()
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ def _point_at(home: Path) -> None:
 
 def app_test(home: Path, *, timeout: float = APP_TIMEOUT_S) -> AppTest:
     """The whole app (app.py, with its navigation) on `home`. Sets RAGLEDGER_HOME (and the database
-    URL, see home_env) in this process: callers restore them (pytest's monkeypatch, see test_pages)."""
+    URL, see home_env) in this process: callers restore them (the app_env fixture, tests/conftest.py)."""
     _point_at(home)
     return AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=timeout)
 
@@ -97,7 +99,8 @@ def page_as(page: str, home: Path, user: str, *, timeout: float = APP_TIMEOUT_S)
     return at
 
 
-def _widget(widgets: Any, label: str) -> Any:
+def widget(widgets: Any, label: str) -> Any:
+    """The widget labelled `label` among `widgets` (at.button, at.text_input, at.sidebar.button, ...)."""
     for w in widgets:
         if w.label == label:
             return w
@@ -108,10 +111,34 @@ def sign_in(at: AppTest, user: str, password: str | None = None) -> AppTest:
     """Fill the sign-in form and submit it (the demo password "<name>-demo" unless given)."""
     if not any(w.label == "User name" for w in at.text_input):  # not run yet
         at.run()
-    _widget(at.text_input, "User name").input(user)
-    _widget(at.text_input, "Password").input(demo_password(user) if password is None else password)
-    _widget(at.button, "Sign in").click()
+    widget(at.text_input, "User name").input(user)
+    widget(at.text_input, "Password").input(demo_password(user) if password is None else password)
+    widget(at.button, "Sign in").click()
     return at.run()
+
+
+class AppPages:
+    """The app's pages in AppTest on one home, with the suite's timeout (APP_TIMEOUT_S). Every AppTest
+    it makes points this process at the home (app_test): take it from the `ui` fixture, or build it in
+    a test that requests `app_env` (tests/conftest.py), which puts the environment back afterwards."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def app(self) -> AppTest:
+        """The whole app (app.py) before anyone signed in; not run yet."""
+        return app_test(self.home)
+
+    def sign_in(self, user: str, page: str | None = None, *, password: str | None = None) -> AppTest:
+        """The whole app after `user` submitted the sign-in form (the demo password unless given):
+        on the first page of the menu, or on `page` (switched to and run) when one is named."""
+        at = sign_in(self.app(), user, password)
+        return at.switch_page(page).run() if page is not None else at
+
+    def page(self, page: str, user: str, *, run: bool = True) -> AppTest:
+        """The page file alone as `user` (page_as: its own guard decides), run unless run=False."""
+        at = page_as(page, self.home, user)
+        return at.run() if run else at
 
 
 def signed_in_as(at: AppTest) -> str | None:

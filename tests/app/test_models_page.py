@@ -9,15 +9,9 @@ from conftest import make_ledger
 from core.models.datasets import build_dataset, list_datasets
 from core.models.registry import flag_for_erasure, get_checkpoint, register_external
 from registry_support import embedder_folder, erase_document, tidal_home, write_manifest
-from ui_support import errors, expected_pages, page_as, texts
+from ui_support import AppPages, errors, expected_pages, texts, widget
 
 PAGE = "pages/models.py"
-
-
-@pytest.fixture(autouse=True)
-def _restore_env(monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("RAGLEDGER_HOME", raising=False)
-    monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
 
 
 @pytest.fixture
@@ -34,36 +28,38 @@ def home(tmp_path):  # type: ignore[no-untyped-def]
     return {"home": ledger.settings.home, "docs": docs, "ckpt": ckpt.checkpoint_id}
 
 
-def _button(at, label: str):  # type: ignore[no-untyped-def]
-    return next(b for b in at.button if b.label == label)
+@pytest.fixture
+def app_home(home):  # type: ignore[no-untyped-def]
+    """The `ui` fixture (tests/conftest.py) runs the page on that tidal home."""
+    return home["home"]
 
 
-def test_ml_engineer_sees_lineage_and_builds_a_dataset_with_progress(home) -> None:
-    at = page_as(PAGE, home["home"], "dave").run()
+def test_ml_engineer_sees_lineage_and_builds_a_dataset_with_progress(home, ui) -> None:
+    at = ui.page(PAGE, "dave")
     assert not errors(at), errors(at)
     assert "Models" in texts(at) and home["ckpt"] in at.dataframe[0].value["checkpoint"].tolist()
     assert len(at.get("plotly_chart")) == 1  # the lineage graph of the selected checkpoint
     assert "1 source documents" in texts(at)
     assert "Apply stage" not in [b.label for b in at.button]  # promotion is compliance's
-    kind = next(s for s in at.selectbox if s.label == "Dataset kind")
+    kind = widget(at.selectbox, "Dataset kind")
     kind.set_value("pairs")
-    _button(at, "Build dataset").click()
+    widget(at.button, "Build dataset").click()
     at.run()
     assert not errors(at), errors(at)
     assert any("rows from" in s.value and "redaction 'engineering'" in s.value for s in at.success)
     ledger = make_ledger(home["home"])
     assert len(list_datasets(ledger, ledger.policy.principal("dave"))) == 2
-    _button(at, "Propose for production").click()
+    widget(at.button, "Propose for production").click()
     at.run()
     assert get_checkpoint(make_ledger(home["home"]), home["ckpt"]).proposed_by == "dave"
 
 
-def test_compliance_officer_approves_but_does_not_train(home) -> None:
-    at = page_as(PAGE, home["home"], "alice").run()
+def test_compliance_officer_approves_but_does_not_train(home, ui) -> None:
+    at = ui.page(PAGE, "alice")
     assert not errors(at), errors(at)
     assert "Train" not in [s.value for s in at.subheader] and "Build dataset" not in [b.label for b in at.button]
-    next(r for r in at.radio if r.label == "Move to").set_value("approved")
-    _button(at, "Apply stage").click()
+    widget(at.radio, "Move to").set_value("approved")
+    widget(at.button, "Apply stage").click()
     at.run()
     assert any("is now approved" in s.value for s in at.success)
     ckpt = get_checkpoint(make_ledger(home["home"]), home["ckpt"])
@@ -71,9 +67,9 @@ def test_compliance_officer_approves_but_does_not_train(home) -> None:
 
 
 @pytest.mark.parametrize("user", ["bob", "carol"])
-def test_roles_without_models_read_are_refused(home, user: str) -> None:
+def test_roles_without_models_read_are_refused(home, ui, user: str) -> None:
     assert PAGE not in expected_pages(user)
-    at = page_as(PAGE, home["home"], user).run()
+    at = ui.page(PAGE, user)
     assert any(e.startswith("Access denied") for e in errors(at))
     assert not at.dataframe
     denials = make_ledger(home["home"]).audit.records(kinds=["denial"])
@@ -81,11 +77,11 @@ def test_roles_without_models_read_are_refused(home, user: str) -> None:
 
 
 @pytest.mark.parametrize(("user", "may_retrain"), [("dave", True), ("alice", False)])
-def test_flagged_checkpoints_show_reason_and_request(home, user: str, may_retrain: bool) -> None:
+def test_flagged_checkpoints_show_reason_and_request(home, ui, user: str, may_retrain: bool) -> None:
     ledger = make_ledger(home["home"])
     erase_document(ledger, home["docs"]["grid-connection"])
     assert flag_for_erasure(ledger, [home["docs"]["grid-connection"]], "era_page0001", "trained on data erased by era_page0001") == [home["ckpt"]]
-    at = page_as(PAGE, home["home"], user).run()
+    at = ui.page(PAGE, user)
     assert any("1 checkpoint(s) flagged" in e for e in errors(at))
     flagged = at.dataframe[0].value
     assert flagged["request"].tolist() == ["era_page0001"] and "erased by era_page0001" in flagged["reason"].iloc[0]
@@ -111,16 +107,16 @@ def _finish_jobs(home_dir) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_training_runs_in_the_background_and_the_page_then_shows_the_checkpoint(tmp_path) -> None:
+def test_training_runs_in_the_background_and_the_page_then_shows_the_checkpoint(tmp_path, app_env) -> None:
     ledger, docs = tidal_home(tmp_path / "home")
     build_dataset(ledger, ledger.policy.principal("dave"), "pairs", name="grid-pairs", doc_ids=[docs["grid-connection"]])
     from core.db import dispose_engines
 
     dispose_engines()
-    at = page_as(PAGE, ledger.settings.home, "dave").run()
+    at = AppPages(ledger.settings.home).page(PAGE, "dave")
     assert "No checkpoints yet." in " ".join(i.value for i in at.info)
-    next(n for n in at.number_input if n.label == "Steps").set_value(1)
-    _button(at, "Train").click()
+    widget(at.number_input, "Steps").set_value(1)
+    widget(at.button, "Train").click()
     at.run(timeout=60)  # returns at once: the training runs in a background job
     assert not errors(at), errors(at)
     _finish_jobs(ledger.settings.home)
@@ -134,17 +130,17 @@ def test_training_runs_in_the_background_and_the_page_then_shows_the_checkpoint(
     assert not at.success  # the message was shown once, not on every rerun
 
 
-def test_approval_and_promotion_show_the_new_stage(home) -> None:
-    at = page_as(PAGE, home["home"], "alice").run()
+def test_approval_and_promotion_show_the_new_stage(home, ui) -> None:
+    at = ui.page(PAGE, "alice")
     assert f"{home['ckpt']} · candidate" in _chart_text(at)
-    next(r for r in at.radio if r.label == "Move to").set_value("approved")
-    _button(at, "Apply stage").click()
+    widget(at.radio, "Move to").set_value("approved")
+    widget(at.button, "Apply stage").click()
     at.run()
     assert any("is now approved" in s.value for s in at.success)
     assert f"{home['ckpt']} · approved" in _chart_text(at) and "candidate" not in _chart_text(at)
     assert at.dataframe[0].value["stage"].tolist() == ["approved"]
-    next(r for r in at.radio if r.label == "Move to").set_value("production")
-    _button(at, "Apply stage").click()
+    widget(at.radio, "Move to").set_value("production")
+    widget(at.button, "Apply stage").click()
     at.run(timeout=60)  # re-embedding the corpus runs in a background job
     assert not errors(at), errors(at)
     _finish_jobs(home["home"])
@@ -154,7 +150,7 @@ def test_approval_and_promotion_show_the_new_stage(home) -> None:
     assert make_ledger(home["home"]).active_index()["embedder_id"] == home["ckpt"]
 
 
-def test_a_double_click_starts_one_job(home) -> None:
+def test_a_double_click_starts_one_job(home, ui) -> None:
     from core.models import background
 
     ledger = make_ledger(home["home"])
@@ -166,14 +162,14 @@ def test_a_double_click_starts_one_job(home) -> None:
     try:
         with pytest.raises(background.JobAlreadyRunning, match="already running"):
             background.start(ledger, alice, "promote", home["ckpt"], "Promoting", lambda report: {})
-        at = page_as(PAGE, home["home"], "alice").run()
+        at = ui.page(PAGE, "alice")
         assert any(p.proto.text.startswith("Promoting") for p in at.get("progress"))  # the running job's status
     finally:
         gate.set()
     assert background.wait(ledger, job.job_id).state == "succeeded"
 
 
-def test_flagged_production_embedder_says_what_serves_instead(home) -> None:
+def test_flagged_production_embedder_says_what_serves_instead(home, ui) -> None:
     """After a manual flag the page says what serving falls back to and offers compliance the rebuild."""
     from core.rag.embedder import BASE_MODEL_ID
     from core.evaluation.lifecycle import promote
@@ -182,11 +178,11 @@ def test_flagged_production_embedder_says_what_serves_instead(home) -> None:
     ledger = make_ledger(home["home"])
     promote(ledger, ledger.policy.principal("alice"), home["ckpt"], "production")
     flag(ledger, ledger.policy.principal("dave"), home["ckpt"], "bad holdout eval")
-    at = page_as(PAGE, home["home"], "alice").run()
+    at = ui.page(PAGE, "alice")
     assert any(f"serving falls back to {BASE_MODEL_ID}" in e for e in errors(at))
     flagged = at.dataframe[0].value
     assert flagged["serving"].tolist() == [f"flagged: serving falls back to {BASE_MODEL_ID} (rebuild pending)"]
-    _button(at, f"Rebuild the index with {BASE_MODEL_ID}").click()
+    widget(at.button, f"Rebuild the index with {BASE_MODEL_ID}").click()
     at.run(timeout=60)
     _finish_jobs(home["home"])
     at.run()
@@ -255,7 +251,7 @@ def test_training_in_a_real_browser_leaves_the_tab_usable_and_the_page_follows(t
         expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
 
 
-def test_promotion_to_production_passes_the_golden_set_gate_with_a_reason_box(home) -> None:
+def test_promotion_to_production_passes_the_golden_set_gate_with_a_reason_box(home, ui) -> None:
     """With a golden set configured in the home's policies, the page offers an override reason for a
     production promotion and the promotion goes through the gate (this checkpoint is a copy of the base
     model, as good as production: it passes; a refusal and an override are in tests/evaluation/test_promotion_gate.py)."""
@@ -263,12 +259,12 @@ def test_promotion_to_production_passes_the_golden_set_gate_with_a_reason_box(ho
     from registry_support import TIDAL
 
     golden_policies(home["home"], TIDAL.parent / "tidal_golden.yaml")
-    at = page_as(PAGE, home["home"], "alice").run()
+    at = ui.page(PAGE, "alice")
     assert "Override reason" not in [t.label for t in at.text_input]  # only for production
-    next(r for r in at.radio if r.label == "Move to").set_value("production")
+    widget(at.radio, "Move to").set_value("production")
     at.run()
-    next(t for t in at.text_input if t.label == "Override reason").set_value("not needed, but typed")
-    _button(at, "Apply stage").click()
+    widget(at.text_input, "Override reason").set_value("not needed, but typed")
+    widget(at.button, "Apply stage").click()
     at.run(timeout=60)
     _finish_jobs(home["home"])
     at.run()

@@ -19,17 +19,15 @@ from core.answering.ask import ask
 from core.config import REPO_ROOT
 from ui_support import (
     DEMO_USERS,
-    app_test,
-    copy_home,
     errors,
     expected_pages,
     navigation,
-    page_as,
     plain,
     principal,
     sign_in,
     signed_in_as,
     texts,
+    widget,
 )
 
 CHAT, AUDIT, DOCS = "pages/chat.py", "pages/audit_trail.py", "pages/documents.py"
@@ -48,19 +46,6 @@ HR_QUESTION = "Under which SSN will the final W-2 form of Tobias Hallberg be iss
 SSN = "287-54-1163"
 # From demo_corpus/questions.yaml: answered by the travel policy (all-staff), whose passage names Germany.
 TRAVEL = next(q for q in yaml.safe_load((REPO_ROOT / "demo_corpus/questions.yaml").read_text()) if "EUR 42" in q["answer_contains"])
-
-
-@pytest.fixture(autouse=True)
-def _restore_env(monkeypatch):  # type: ignore[no-untyped-def]
-    # app_test()/page_as() point this process at a home; monkeypatch puts the old values back.
-    monkeypatch.delenv("RAGLEDGER_HOME", raising=False)
-    monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
-
-
-@pytest.fixture
-def home(demo_home, tmp_path) -> Path:  # type: ignore[no-untyped-def]
-    """A writable copy of the demo corpus home (sign-ins, asks and uploads write audit records)."""
-    return copy_home(demo_home, tmp_path / "home")
 
 
 def corpus_front_matter() -> list[dict]:
@@ -96,17 +81,17 @@ def hr_doc_ids(home: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("user", DEMO_USERS)
-def test_sign_in_refuses_a_wrong_password_audits_it_and_gives_the_role_its_menu(home, user):
-    at = sign_in(app_test(home), user, password=f"{user}-wrong")
+def test_sign_in_refuses_a_wrong_password_audits_it_and_gives_the_role_its_menu(ui, user):
+    at = ui.sign_in(user, password=f"{user}-wrong")
     assert signed_in_as(at) is None
     assert errors(at) == ["wrong user name or password (demo accounts are listed in the README)"]
     assert [w.label for w in at.text_input] == ["User name", "Password"], "the sign-in form stays"
-    failed = audit_records(home, kinds=["sign_in"], actor=user)
+    failed = audit_records(ui.home, kinds=["sign_in"], actor=user)
     assert [r["payload"]["ok"] for r in failed] == [False]
 
     sign_in(at, user)
     assert signed_in_as(at) == user and not errors(at)
-    assert [r["payload"]["ok"] for r in audit_records(home, kinds=["sign_in"], actor=user)] == [True, False]
+    assert [r["payload"]["ok"] for r in audit_records(ui.home, kinds=["sign_in"], actor=user)] == [True, False]
     assert TITLES[CHAT] in texts(at), "the first page of the menu is the chat for every role"
     sidebar = "\n".join(m.value for m in at.sidebar.markdown)
     assert principal(user).display_name in sidebar and principal(user).role in sidebar
@@ -115,17 +100,17 @@ def test_sign_in_refuses_a_wrong_password_audits_it_and_gives_the_role_its_menu(
     assert [p for p in offered if p in TITLES] == MENU[user]
 
 
-def test_a_page_run_without_sign_in_asks_to_sign_in_and_shows_nothing(home):
+def test_a_page_run_without_sign_in_asks_to_sign_in_and_shows_nothing(ui):
     for page in (CHAT, AUDIT, DOCS):
-        at = page_as(page, home, "alice")
+        at = ui.page(page, "alice", run=False)
         del at.session_state["principal"]
         at.run()
         assert [w.value for w in at.warning] == ["Please sign in first."]
         assert TITLES[page] not in texts(at)
 
 
-def test_a_deep_link_before_sign_in_shows_the_form_and_then_its_page(home):
-    at = app_test(home)
+def test_a_deep_link_before_sign_in_shows_the_form_and_then_its_page(ui):
+    at = ui.app()
     at.switch_page(AUDIT).run()  # the URL /audit, before anyone signed in
     assert [w.value for w in at.warning] == ["Please sign in first."] and TITLES[AUDIT] not in texts(at)
     sign_in(at, "alice")
@@ -139,42 +124,41 @@ CASES = [(user, page) for user in DEMO_USERS for page in (CHAT, AUDIT, DOCS)]
 
 
 @pytest.mark.parametrize(("user", "page"), CASES, ids=[f"{u}-{Path(p).stem}" for u, p in CASES])
-def test_page_opens_only_for_roles_holding_its_action(home, user, page):
-    at = sign_in(app_test(home), user)
+def test_page_opens_only_for_roles_holding_its_action(ui, user, page):
     allowed = page in MENU[user]
     # Every page is registered (hidden when the role lacks it), so its URL reaches the page's guard.
-    at.switch_page(page).run()
+    at = ui.sign_in(user, page)
     if allowed:
         assert not errors(at), errors(at)
         assert TITLES[page] in texts(at)
     else:  # not in the menu, but its URL answers "Access denied", audited as a denial
         assert any(e.startswith("Access denied") for e in errors(at)) and TITLES[page] not in texts(at)
-        assert any(d["payload"]["target"] == TARGETS[page] for d in audit_records(home, kinds=["denial"], actor=user))
+        assert any(d["payload"]["target"] == TARGETS[page] for d in audit_records(ui.home, kinds=["denial"], actor=user))
         assert page not in navigation(at)
-        home_denials = len(audit_records(home, kinds=["denial"], actor=user))
+        home_denials = len(audit_records(ui.home, kinds=["denial"], actor=user))
         from core.workbench.overview import Filters, overview
 
-        counted = overview(make_ledger(home), principal("alice"), Filters(role=principal(user).role))["denials"]
+        counted = overview(make_ledger(ui.home), principal("alice"), Filters(role=principal(user).role))["denials"]
         assert counted.get(ACTIONS[page], 0) >= 1, "the Overview's Denials chart counts the refused page"
 
     # The page file alone (as if reached by URL around the menu): its own guard decides, and audits.
-    direct = page_as(page, home, user).run()
+    direct = ui.page(page, user)
     if allowed:
         assert not errors(direct) and TITLES[page] in texts(direct)
     else:
         assert TITLES[page] not in texts(direct)
         assert [e for e in errors(direct) if e.startswith("Access denied")], errors(direct)
-        denials = audit_records(home, kinds=["denial"], actor=user)
+        denials = audit_records(ui.home, kinds=["denial"], actor=user)
         assert any(d["payload"]["target"] == TARGETS[page] for d in denials) and len(denials) > home_denials
 
 
 # --- chat ---------------------------------------------------------------------------------------
 
 
-def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
-    hr_docs = hr_doc_ids(home)
+def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(ui):
+    hr_docs = hr_doc_ids(ui.home)
 
-    bob = sign_in(app_test(home), "bob")
+    bob = ui.sign_in("bob")
     bob.chat_input[0].set_value(HR_QUESTION).run()
     assert not errors(bob), errors(bob)
     shown = assistant_text(bob)
@@ -188,7 +172,7 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     assert "issued under SSN <US_SSN>" in passage and "tobias.hallberg@example.net" in passage
     assert "withheld" not in shown, "the asker is not told how many matches access control withheld"
 
-    carol = sign_in(app_test(home), "carol")
+    carol = ui.sign_in("carol")
     carol.chat_input[0].set_value(HR_QUESTION).run()
     assert not errors(carol), errors(carol)
     shown = assistant_text(carol)
@@ -197,7 +181,7 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     assert "withheld" not in shown
     carol_result = carol.session_state["chat_history"][-1]["result"]
     assert not {c.doc_id for c in carol_result.citations + carol_result.see_also} & hr_docs
-    record = audit_records(home, record_id=carol_result.audit_id)[0]
+    record = audit_records(ui.home, record_id=carol_result.audit_id)[0]
     assert not {c["doc_id"] for c in record["payload"]["cited"]} & hr_docs, "no hr chunk reached carol"
     assert {w["doc_id"] for w in record["payload"]["withheld"]} & hr_docs, "they were withheld, and audited"
 
@@ -215,9 +199,9 @@ def test_chat_redacts_per_role_and_carol_gets_no_hr_chunk(home):
     assert len(carol.chat_message) == 4, "the chat keeps its history"
 
 
-def test_chat_says_i_dont_know_and_offers_see_also_passages_uncited(home):
+def test_chat_says_i_dont_know_and_offers_see_also_passages_uncited(ui):
     """bob may not read the restricted salary review: no answer, no citation, the closest passages he may read."""
-    bob = sign_in(app_test(home), "bob")
+    bob = ui.sign_in("bob")
     bob.chat_input[0].set_value("At what percentage of base payroll was the 2024 salary review budget set?").run()
     assert not errors(bob), errors(bob)
     answer = plain([m.value for m in bob.chat_message[-1].markdown][0])
@@ -229,32 +213,30 @@ def test_chat_says_i_dont_know_and_offers_see_also_passages_uncited(home):
     assert "did not answer the question" in assistant_text(bob)
     passage = plain("\n".join(m.value for m in bob.expander[0].markdown))
     assert passage and "salary review" not in passage.lower()
-    record = audit_records(home, record_id=result.audit_id)[0]
+    record = audit_records(ui.home, record_id=result.audit_id)[0]
     assert record["payload"]["abstention"]["abstained"] and record["payload"]["cited"] == []
 
 
 # --- audit trail ----------------------------------------------------------------------------------
 
 
-def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
-    ledger = make_ledger(home)
+def test_audit_trail_verifies_lists_answers_drills_down_and_exports(ui):
+    ledger = make_ledger(ui.home)
     asked = ask(ledger, ledger.policy.principal("bob"), HR_QUESTION)
     ask(ledger, ledger.policy.principal("carol"), TRAVEL["question"])
     total = ledger.audit.count()
 
-    at = sign_in(app_test(home), "alice")
-    at.switch_page(AUDIT).run()
+    at = ui.sign_in("alice", AUDIT)
     assert not errors(at), errors(at)
     assert [s.value for s in at.success][0].startswith(f"Hash chain verifies: {total + 1} records")  # + alice's sign-in
 
-    _widget = lambda label, ws: next(w for w in ws if w.label == label)  # noqa: E731
-    _widget("Kind", at.multiselect).set_value(["answer"]).run()
+    widget(at.multiselect, "Kind").set_value(["answer"]).run()
     trail = at.dataframe[0].value
     assert list(trail["kind"]) == ["answer", "answer"] and list(trail["actor"]) == ["carol", "bob"]
     assert list(trail["cited"]) == [5, 5] and trail.iloc[1]["withheld"] == asked.withheld
     assert SSN not in trail.to_string()
 
-    _widget("Record id to inspect", at.text_input).input(asked.audit_id).run()
+    widget(at.text_input, "Record id to inspect").input(asked.audit_id).run()
     assert [s.value for s in at.subheader if s.value.startswith("Record")][0].endswith("answer by bob (hr_manager)")
     shown = texts(at)
     assert "**Question:** Under which SSN" in shown and SSN not in shown
@@ -265,8 +247,8 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
     redactions = json.loads(at.json[0].value)
     assert redactions["retrieval"] == asked.redactions == {"US_SSN": 1}
 
-    _widget("Prepare JSONL export", at.button).click().run()
-    _widget("Prepare CSV export", at.button).click().run()
+    widget(at.button, "Prepare JSONL export").click().run()
+    widget(at.button, "Prepare CSV export").click().run()
     assert {b.label for b in at.download_button} == {"Download JSONL", "Download CSV", "Download JSONL manifest", "Download CSV manifest"}
     lines = [json.loads(line) for line in at.session_state["export_jsonl"].splitlines() if line.strip()]
     # The export honours the page's filters (Kind: answer) and its manifest says so.
@@ -276,30 +258,28 @@ def test_audit_trail_verifies_lists_answers_drills_down_and_exports(home):
     assert asked.audit_id in {r["record_id"] for r in rows} and len(rows) == len(lines)
 
 
-def test_audit_trail_drill_down_says_an_answer_abstained_and_why(home):
-    ledger = make_ledger(home)
+def test_audit_trail_drill_down_says_an_answer_abstained_and_why(ui):
+    ledger = make_ledger(ui.home)
     asked = ask(ledger, ledger.policy.principal("bob"), "At what percentage of base payroll was the 2024 salary review budget set?")
     assert not asked.knows and asked.see_also
-    at = sign_in(app_test(home), "alice")
-    at.switch_page(AUDIT).run()
-    next(w for w in at.text_input if w.label == "Record id to inspect").input(asked.audit_id).run()
+    at = ui.sign_in("alice", AUDIT)
+    widget(at.text_input, "Record id to inspect").input(asked.audit_id).run()
     shown = texts(at)
     assert "**Abstained**" in shown and asked.abstention["reason"] in shown
     see_also = at.dataframe[1].value
     assert list(see_also["chunk_id"]) == [c.chunk_id for c in asked.see_also] and "(erased)" not in set(see_also["title"])
 
 
-def test_audit_trail_offers_a_records_inclusion_proof(home):
+def test_audit_trail_offers_a_records_inclusion_proof(ui):
     from core.audit.proofs import verify_bundle
     from core.audit.events import Denied
 
-    ledger = make_ledger(home)
+    ledger = make_ledger(ui.home)
     record_id = ledger.audit.append(Denied(actor="carol", actor_role="employee", action="purge", target="x"))
-    at = sign_in(app_test(home), "alice")
-    at.switch_page(AUDIT).run()
+    at = ui.sign_in("alice", AUDIT)
     assert "signed checkpoint" in [s.value for s in at.success][0]
-    next(w for w in at.text_input if w.label == "Record id to inspect").input(record_id).run()
-    next(b for b in at.button if b.label == "Prepare inclusion proof").click().run()
+    widget(at.text_input, "Record id to inspect").input(record_id).run()
+    widget(at.button, "Prepare inclusion proof").click().run()
     assert not errors(at), errors(at)
     assert "Download inclusion proof" in {b.label for b in at.download_button}
     proof = at.session_state["proof"]
@@ -307,14 +287,13 @@ def test_audit_trail_offers_a_records_inclusion_proof(home):
     assert verify_bundle(proof, ledger.audit.checkpointer.vkey())["ok"]
 
 
-def test_audit_trail_shows_a_broken_chain(home):
+def test_audit_trail_shows_a_broken_chain(ui):
     import sqlite3
 
-    make_ledger(home)  # migrated
-    with sqlite3.connect(home / "audit_db" / "ledger.db") as db:
+    make_ledger(ui.home)  # migrated
+    with sqlite3.connect(ui.home / "audit_db" / "ledger.db") as db:
         db.execute("UPDATE audit_records SET actor = 'mallory' WHERE seq = 3")
-    at = sign_in(app_test(home), "alice")
-    at.switch_page(AUDIT).run()
+    at = ui.sign_in("alice", AUDIT)
     broken = [e.value for e in at.error]
     assert broken and broken[0].startswith("Hash chain BROKEN at record 3")
     assert not at.success
@@ -332,14 +311,13 @@ Reply to priya.raman@example.com or call +1 415-555-0136 before Friday.
 """
 
 
-def test_bob_uploads_markdown_into_hr_and_sees_it_with_its_pii_summary(home):
-    at = sign_in(app_test(home), "bob")
-    at.switch_page(DOCS).run()
+def test_bob_uploads_markdown_into_hr_and_sees_it_with_its_pii_summary(ui):
+    at = ui.sign_in("bob", DOCS)
     before = len(at.dataframe[0].value)
     at.file_uploader[0].set_value(("team-lunch.md", UPLOAD, "text/markdown")).run()
-    next(m for m in at.multiselect if m.label == "Groups").set_value(["hr"])
-    next(s for s in at.selectbox if s.label == "Classification").set_value("confidential")
-    next(b for b in at.button if b.label == "Ingest").click().run()
+    widget(at.multiselect, "Groups").set_value(["hr"])
+    widget(at.selectbox, "Classification").set_value("confidential")
+    widget(at.button, "Ingest").click().run()
     assert not errors(at), errors(at)
     done = [plain(s.value) for s in at.success]
     assert len(done) == 1 and done[0].startswith("Team lunch sign-up: new, 1 chunk, PII: "), done
@@ -349,15 +327,14 @@ def test_bob_uploads_markdown_into_hr_and_sees_it_with_its_pii_summary(home):
     row = docs[docs["title"] == "Team lunch sign-up"].iloc[0]
     assert (row["groups"], row["classification"], row["owner"]) == ("hr", "confidential", "bob")
     assert {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"} <= {p.split()[0] for p in row["PII"].split(", ")}
-    assert [r["actor"] for r in audit_records(home, kinds=["ingest"], limit=1)] == ["bob"], "the ingest is audited"
-    dave = page_as(DOCS, home, "dave").run()
+    assert [r["actor"] for r in audit_records(ui.home, kinds=["ingest"], limit=1)] == ["bob"], "the ingest is audited"
+    dave = ui.page(DOCS, "dave")
     assert "Team lunch sign-up" not in set(dave.dataframe[0].value["title"]), "engineering never sees an hr upload"
 
 
 @pytest.mark.parametrize("user", ["alice", "bob", "dave"])
-def test_document_list_is_what_the_role_may_see(home, user):
-    at = sign_in(app_test(home), user)
-    at.switch_page(DOCS).run()
+def test_document_list_is_what_the_role_may_see(ui, user):
+    at = ui.sign_in(user, DOCS)
     docs = at.dataframe[0].value
     who = principal(user)
     expected = [d for d in corpus_front_matter() if who.can_see(d["groups"], d["classification"])]
@@ -370,6 +347,6 @@ def test_document_list_is_what_the_role_may_see(home, user):
     if user == "bob":
         assert set(docs["groups"]) <= {"hr", "all-staff"} and "restricted" not in set(docs["classification"])
         assert at.file_uploader, "bob may ingest"
-        assert next(m for m in at.multiselect if m.label == "Groups").options == ["hr", "all-staff"], "into his own groups only"
+        assert widget(at.multiselect, "Groups").options == ["hr", "all-staff"], "into his own groups only"
     if user == "dave":
         assert not at.file_uploader, "dave may read documents but not ingest them"

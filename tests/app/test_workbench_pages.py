@@ -10,14 +10,16 @@ import pytest
 
 from conftest import make_ledger
 from core.answering.ask import ask
-from ui_support import app_test, copy_home, errors, navigation, page_as, sign_in, texts
+from ui_support import copy_home, errors, navigation, texts, widget
 
 OVERVIEW, POLICY = "pages/overview.py", "pages/policy.py"
 HR_QUESTION = "Under which SSN will the final W-2 form of Tobias Hallberg be issued?"
 
 
 @pytest.fixture(scope="module")
-def home(demo_home, tmp_path_factory):  # type: ignore[no-untyped-def]
+def app_home(demo_home, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The home the `ui` fixture (tests/conftest.py) runs the pages on: one copy of the demo corpus for
+    the module, with three answers in its audit trail for the Overview to count."""
     home = copy_home(demo_home, tmp_path_factory.mktemp("workbench") / "home")
     ledger = make_ledger(home)
     for name in ("carol", "carol", "bob"):
@@ -25,19 +27,9 @@ def home(demo_home, tmp_path_factory):  # type: ignore[no-untyped-def]
     return home
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("RAGLEDGER_DATABASE_URL", raising=False)
-    monkeypatch.delenv("RAGLEDGER_HOME", raising=False)
-
-
-def _widget(widgets, label):  # type: ignore[no-untyped-def]
-    return next(w for w in widgets if w.label == label)
-
-
 @pytest.mark.parametrize("user", ["alice", "bob", "carol", "dave"])
-def test_menu_offers_the_workbench_to_compliance_only(home, user) -> None:  # type: ignore[no-untyped-def]
-    at = sign_in(app_test(home), user)
+def test_menu_offers_the_workbench_to_compliance_only(ui, user) -> None:  # type: ignore[no-untyped-def]
+    at = ui.sign_in(user)
     offered = navigation(at)
     if user == "alice":
         assert OVERVIEW in offered and POLICY in offered
@@ -51,22 +43,20 @@ def test_menu_offers_the_workbench_to_compliance_only(home, user) -> None:  # ty
 
 @pytest.mark.parametrize("user", ["bob", "carol", "dave"])
 @pytest.mark.parametrize("page, action", [(OVERVIEW, "overview.read"), (POLICY, "policy.simulate")])
-def test_page_by_url_is_refused_and_audited(home, user, page, action) -> None:  # type: ignore[no-untyped-def]
-    at = page_as(page, home, user)
-    at.run()
+def test_page_by_url_is_refused_and_audited(ui, user, page, action) -> None:  # type: ignore[no-untyped-def]
+    at = ui.page(page, user)
     assert any("Access denied" in e for e in errors(at))
     assert not at.get("plotly_chart") and not at.text_area
-    ledger = make_ledger(home)
+    ledger = make_ledger(ui.home)
     denial = ledger.audit.records(kinds=["denial"], actor=user, limit=1)[0]
     assert denial["payload"]["action"] == action and denial["payload"]["target"] == f"page:{page.split('/')[1][:-3]}"
 
 
-def test_overview_charts_show_the_audit_counts_and_drill_through(home) -> None:  # type: ignore[no-untyped-def]
-    ledger = make_ledger(home)
+def test_overview_charts_show_the_audit_counts_and_drill_through(ui) -> None:  # type: ignore[no-untyped-def]
+    ledger = make_ledger(ui.home)
     answers = [r for r in ledger.audit.records(kinds=["answer"], limit=1000) if not r["payload"].get("simulated_for")]
     expected = Counter(r["actor_role"] for r in answers)
-    at = page_as(OVERVIEW, home, "alice")
-    at.run()
+    at = ui.page(OVERVIEW, "alice")
     assert not errors(at) and "Compliance overview" in texts(at)
     charts = at.get("plotly_chart")
     assert len(charts) >= 4
@@ -80,14 +70,14 @@ def test_overview_charts_show_the_audit_counts_and_drill_through(home) -> None: 
         shown = {t["name"]: int(np.frombuffer(base64.b64decode(t["y"]["bdata"]), dtype=t["y"]["dtype"]).sum()) for t in spec["data"]}
     assert shown == dict(expected) == {"employee": 2, "hr_manager": 1}
 
-    _widget(at.selectbox, "Chart").select("Questions").run()
-    _widget(at.selectbox, "Bar").select("employee").run()
+    widget(at.selectbox, "Chart").select("Questions").run()
+    widget(at.selectbox, "Bar").select("employee").run()
     assert "2 records behind this bar" in texts(at)
-    _widget(at.selectbox, "Chart").select("Withheld matches").run()
+    widget(at.selectbox, "Chart").select("Withheld matches").run()
     assert not errors(at)
 
-    _widget(at.selectbox, "Role").select("hr_manager").run()
-    _widget(at.selectbox, "Chart").select("Questions").run()
+    widget(at.selectbox, "Role").select("hr_manager").run()
+    widget(at.selectbox, "Chart").select("Questions").run()
     assert "1 records behind this bar" in texts(at)
 
     at.button[0].click().run()  # verify the chain now
@@ -95,23 +85,22 @@ def test_overview_charts_show_the_audit_counts_and_drill_through(home) -> None: 
     assert "OK" in [m.value for m in at.metric]
 
 
-def test_policy_page_validates_and_simulates(home) -> None:  # type: ignore[no-untyped-def]
-    at = page_as(POLICY, home, "alice")
-    at.run()
+def test_policy_page_validates_and_simulates(ui) -> None:  # type: ignore[no-untyped-def]
+    at = ui.page(POLICY, "alice")
     assert not errors(at) and "Policy" in texts(at)
-    _widget(at.selectbox, "File").select("roles.yaml").run()
+    widget(at.selectbox, "File").select("roles.yaml").run()
     area = at.text_area[0]
     area.input(area.value.replace("permissions: [ask]\n", "permissions: [ask, teleport]\n")).run()
-    _widget(at.button, "Validate").click().run()
+    widget(at.button, "Validate").click().run()
     assert any("roles.employee.permissions" in e.value for e in at.error)
-    _widget(at.button, "Save").click().run()
+    widget(at.button, "Save").click().run()
     assert any("roles.employee.permissions" in e.value for e in at.error)
-    ledger = make_ledger(home)  # the policy on disk is untouched
+    ledger = make_ledger(ui.home)  # the policy on disk is untouched
     assert "teleport" not in (ledger.policy.directory / "roles.yaml").read_text()
 
-    _widget(at.selectbox, "Principal").select("carol").run()
-    _widget(at.text_input, "Question").input(HR_QUESTION).run()
-    _widget(at.button, "Simulate").click().run()
+    widget(at.selectbox, "Principal").select("carol").run()
+    widget(at.text_input, "Question").input(HR_QUESTION).run()
+    widget(at.button, "Simulate").click().run()
     heads = [s.value for s in at.subheader]
     assert any(h.startswith("What carol (employee") for h in heads) and "Your view (alice)" in heads
     carol_view, own_view = [c.value for c in at.caption if "withheld" in c.value]
