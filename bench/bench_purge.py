@@ -41,15 +41,15 @@ def purge_one(ledger, target: str) -> dict:  # type: ignore[no-untyped-def]
     ledger.warm_up()
     t = time.perf_counter()
     request = create_request(ledger, alice, doc_id=target, requested_by="bench subject")
-    cert = execute(ledger, alice, request["request_id"])
+    cert = execute(ledger, alice, request.request_id)
     elapsed = time.perf_counter() - t
-    lance = cert["erased"]["lancedb"]["tables"]
-    return {"purge_one_document_s": round(elapsed, 2), "chunks_erased": cert["erased"]["lancedb"]["chunks_deleted"],
+    lance = cert.erased["lancedb"]["tables"]
+    return {"purge_one_document_s": round(elapsed, 2), "chunks_erased": cert.erased["lancedb"]["chunks_deleted"],
             "fragments_rewritten": sum(t.get("fragments_rewritten", 0) for t in lance.values()),
             "fragments_total": sum(t.get("fragments_total", 0) for t in lance.values()),
-            "files_scanned": cert["verification"]["disk_scan"]["files_scanned"], "searches": cert["verification"]["retrieval"]["searches"],
-            "index_row_ids_checked": cert["verification"]["index_scan"]["row_ids_checked"],
-            "verified_clean": cert["verified_clean"], "remaining_chunks": ledger.store.count()}
+            "files_scanned": cert.verification["disk_scan"]["files_scanned"], "searches": cert.verification["retrieval"]["searches"],
+            "index_row_ids_checked": cert.verification["index_scan"]["row_ids_checked"],
+            "verified_clean": cert.verified_clean, "remaining_chunks": ledger.store.count()}
 
 
 def at_scale(n: int) -> dict:

@@ -182,8 +182,8 @@ def _erasure(ledger: Ledger, say: Progress) -> StepResult:
     alice = ledger.policy.principal(APPROVER)
     request = create_request(ledger, alice, subject=ERASURE["subject"], scope=ERASURE["scope"],
                              requested_by=ERASURE["requested_by"], reason=ERASURE["reason"])
-    say(f"recorded {request['request_id']}, due {request['due_at'][:10]}; previewing")
-    shown = preview(ledger, alice, request["request_id"])
-    summary = (f"{request['request_id']} previewed, not executed (due {request['due_at'][:10]}): {shown['chunks']} chunk(s), "
+    say(f"recorded {request.request_id}, due {request.due_at[:10]}; previewing")
+    shown = preview(ledger, alice, request.request_id)
+    summary = (f"{request.request_id} previewed, not executed (due {request.due_at[:10]}): {shown['chunks']} chunk(s), "
                f"{shown['audit_records']} audit record(s), checkpoints to flag: {', '.join(shown['checkpoints']) or 'none'}")
-    return StepResult("erasure", True, summary, {"request_id": request["request_id"], "due_at": request["due_at"]})
+    return StepResult("erasure", True, summary, {"request_id": request.request_id, "due_at": request.due_at})

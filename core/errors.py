@@ -77,6 +77,12 @@ class StoreError(RagLedgerError):
     """A store (LanceDB, the SQL database) could not complete an operation."""
 
 
+class MalformedRecord(StoreError):
+    """A stored record (an erasure request, its certificate, a purge journal) does not have the shape
+    RAG Ledger wrote: it was changed or damaged outside RAG Ledger. The message names the record and
+    the field; the hint says how to restore it."""
+
+
 class ObjectStoreError(StoreError):
     """The object store holding the chunks (RAGLEDGER_LANCE_URI) is unreachable or refused the
     credentials. The message names the URI; the operation wrote nothing."""

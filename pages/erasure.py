@@ -35,13 +35,13 @@ with st.form("new-request"):
         created = run_core(lambda: create_request(ledger, principal, requested_by=requested_by, reason=reason, scope=scope,
                                                   received_on=received, **kwargs), RECORD_FIELDS)
         if created:
-            st.session_state["erasure_selected"] = created["request_id"]
-            if created["duplicate"]:
-                flash(f"{created['request_id']} is already open for this target and requester: nothing new was recorded.", "info")
+            st.session_state["erasure_selected"] = created.request_id
+            if created.duplicate:
+                flash(f"{created.request_id} is already open for this target and requester: nothing new was recorded.", "info")
             else:
-                flash(f"Recorded {created['request_id']}, due {created['due_at'][:10]}.")
-            if created.get("warning"):
-                flash(f"{created['request_id']}: {created['warning']}.", "warning")
+                flash(f"Recorded {created.request_id}, due {created.due_at[:10]}.")
+            if created.warning:
+                flash(f"{created.request_id}: {created.warning}.", "warning")
             st.rerun()
 
 requests = run_core(lambda: list_requests(ledger, principal)) or []
@@ -50,19 +50,19 @@ if not requests:
     st.stop()
 
 about = run_core(lambda: subjects(ledger, principal, requests)) or {}
-table = pd.DataFrame([{"request": r["request_id"], "about": about.get(r["request_id"], ""), "kind": r["kind"], "status": r["status"],
-                       "requested by": r["requested_by"], "received": r["received_at"][:10], "due": r["due_at"][:10], "overdue": r["overdue"]}
+table = pd.DataFrame([{"request": r.request_id, "about": about.get(r.request_id, ""), "kind": r.kind, "status": r.status,
+                       "requested by": r.requested_by, "received": r.received_at[:10], "due": r.due_at[:10], "overdue": r.overdue}
                       for r in requests])
 st.dataframe(table.style.apply(lambda row: ["background-color: #f8d7da" if row["overdue"] else "" for _ in row], axis=1), hide_index=True)
-overdue = [r["request_id"] for r in requests if r["overdue"]]
+overdue = [r.request_id for r in requests if r.overdue]
 if overdue:
     st.error(f"Overdue: {', '.join(overdue)}")
-ids = [r["request_id"] for r in requests]
+ids = [r.request_id for r in requests]
 default = ids.index(st.session_state["erasure_selected"]) if st.session_state.get("erasure_selected") in ids else 0
 chosen = st.selectbox("Request", ids, index=default, format_func=lambda i: f"{i} · {about.get(i, '')}")
 request = get_request(ledger, chosen)
-st.markdown(f"**Status:** `{request['status']}` · received {request['received_at']} · due {request['due_at']}")
-if request["status"] == "incomplete":
+st.markdown(f"**Status:** `{request.status}` · received {request.received_at} · due {request.due_at}")
+if request.status == "incomplete":
     st.error("The last run did not verify clean: the request stays open. Preview again to continue the erasure.")
 
 
@@ -88,12 +88,12 @@ def show_preview(shown: dict) -> list[str]:  # type: ignore[type-arg]
             if not st.checkbox(f"Erase {m['match_id']}: {m['where']} of {m['doc_id']} ({m['kind']})", value=True, key=f"keep_{chosen}_{m['match_id']}"):
                 excluded.append(m["match_id"])
             st.code(m["passage"], language=None, wrap_lines=True)
-    elif request["kind"] == "subject":
+    elif request.kind == "subject":
         st.warning("Nothing stored mentions this subject: there is nothing to erase. Answer the requester and close the request below.")
     return excluded
 
 
-if request["status"] in OPEN:
+if request.status in OPEN:
     if st.button("Preview"):
         st.session_state[f"preview_{chosen}"] = run_core(lambda: preview(ledger, principal, chosen))
     shown = st.session_state.get(f"preview_{chosen}")
@@ -106,7 +106,7 @@ if request["status"] in OPEN:
                 result = run_core(lambda: execute(ledger, principal, chosen, progress=lambda s, i, n: bar.progress(min(i / n, 1.0), text=s)))
                 if result:
                     st.session_state.pop(f"preview_{chosen}", None)
-                    if result["verified_clean"]:
+                    if result.verified_clean:
                         flash(f"{chosen}: erased and verified; the certificate is below.")
                     else:
                         flash(f"{chosen}: erased, but verification found traces: the request stays open; see what remains below.", "error")
@@ -121,12 +121,12 @@ if request["status"] in OPEN:
                 st.session_state.pop(f"preview_{chosen}", None)
                 flash(f"{chosen} {done}: nothing was erased.")
                 st.rerun()
-if request["status"] in ("cancelled", "closed"):
-    st.info(f"{request['status'].capitalize()} {request['cancelled_at']}: {request['cancel_reason']}. Nothing was erased; the subject is no longer stored.")
-if request["certificate_json"]:
-    cert = request["certificate_json"]
-    st.subheader("Erasure certificate" if cert["verified_clean"] else f"Attempt {cert.get('attempt', 1)}: not verified clean")
+if request.status in ("cancelled", "closed"):
+    st.info(f"{request.status.capitalize()} {request.cancelled_at}: {request.cancel_reason}. Nothing was erased; the subject is no longer stored.")
+if request.certificate:
+    cert = request.certificate
+    st.subheader("Erasure certificate" if cert.verified_clean else f"Attempt {cert.attempt}: not verified clean")
     st.markdown(certificate_markdown(cert))
     c1, c2 = st.columns(2)
-    c1.download_button("Download certificate (JSON)", json.dumps(cert, indent=2), f"{chosen}.json", "application/json")
+    c1.download_button("Download certificate (JSON)", json.dumps(cert.to_dict(), indent=2), f"{chosen}.json", "application/json")
     c2.download_button("Download certificate (Markdown)", certificate_markdown(cert), f"{chosen}.md", "text/markdown")

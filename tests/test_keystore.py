@@ -30,9 +30,9 @@ def _purge_subject(ledger, subject: str, scope: str = "chunks") -> dict:  # type
 
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, subject=subject, requested_by="DSR-2026-014 (data subject)", reason="GDPR Art. 17", scope=scope)
-    preview(ledger, alice, request["request_id"])
-    confirm(ledger, alice, request["request_id"], subject)
-    return execute(ledger, alice, request["request_id"])
+    preview(ledger, alice, request.request_id)
+    confirm(ledger, alice, request.request_id, subject)
+    return execute(ledger, alice, request.request_id)
 
 
 def test_readme_tour_then_a_new_answer_never_breaks_the_trail(any_ledger) -> None:  # type: ignore[no-untyped-def]

@@ -73,30 +73,30 @@ def purge_cmd(doc_id: str | None, subject: str | None, request_id: str | None, s
     if list_requests_:
         rows = list_requests(ledger, principal)
         if as_json:
-            emit(rows, True)
+            emit([r.to_dict() for r in rows], True)
         about = {} if as_json else subjects(ledger, principal, rows)
         for r in [] if as_json else rows:
-            flag = "  OVERDUE" if r["overdue"] else ""
-            click.echo(f"{r['request_id']}  {r['kind']:<8} {r['status']:<10} received {r['received_at'][:10]} due {r['due_at'][:10]}"
-                       f"  {about[r['request_id']]}{flag}")
+            flag = "  OVERDUE" if r.overdue else ""
+            click.echo(f"{r.request_id}  {r.kind:<8} {r.status:<10} received {r.received_at[:10]} due {r.due_at[:10]}"
+                       f"  {about[r.request_id]}{flag}")
         return
     if certificate_of:
         cert = certificate(ledger, principal, certificate_of)
         if cert is None:
             raise click.ClickException(f"request {certificate_of} has no certificate yet (run the purge first)")
-        emit(cert, as_json, certificate_markdown(cert))
+        emit(cert.to_dict(), as_json, certificate_markdown(cert))
         return
     if resume:
         done = [execute(ledger, principal, rid, progress=None if as_json else _progress) for rid in pending_requests(ledger)]
-        emit([c["request_id"] for c in done], as_json, f"resumed {len(done)} purge(s)" + "".join(f"\n  {c['request_id']}" for c in done))
+        emit([c.request_id for c in done], as_json, f"resumed {len(done)} purge(s)" + "".join(f"\n  {c.request_id}" for c in done))
         return
     if cancel_id:
         closed = cancel(ledger, principal, cancel_id, reason)
-        emit(closed, as_json, f"{cancel_id} cancelled; nothing was erased and its subject is no longer stored")
+        emit(closed.to_dict(), as_json, f"{cancel_id} cancelled; nothing was erased and its subject is no longer stored")
         return
     if close_id:
         closed = close(ledger, principal, close_id, reason)
-        emit(closed, as_json, f"{close_id} closed without erasure; its subject is no longer stored")
+        emit(closed.to_dict(), as_json, f"{close_id} closed without erasure; its subject is no longer stored")
         return
     if request_id:
         request = get_request(ledger, request_id)
@@ -105,21 +105,21 @@ def purge_cmd(doc_id: str | None, subject: str | None, request_id: str | None, s
             raise click.UsageError("--requested-by NAME is required (who asked for the erasure)")
         request = create_request(ledger, principal, doc_id=doc_id, subject=subject, requested_by=requested_by, reason=reason, scope=scope,
                                  received_on=received_on)
-        if request.get("duplicate"):
-            click.echo(f"{request['request_id']} is already open for this target and requester: continuing it", err=True)
-        if request.get("warning"):
-            click.echo(f"Warning: {request['warning']} (`ragledger purge --close {request['request_id']} --reason TEXT`)", err=True)
-    rid = request["request_id"]
+        if request.duplicate:
+            click.echo(f"{request.request_id} is already open for this target and requester: continuing it", err=True)
+        if request.warning:
+            click.echo(f"Warning: {request.warning} (`ragledger purge --close {request.request_id} --reason TEXT`)", err=True)
+    rid = request.request_id
     summary = preview(ledger, principal, rid)
     if dry_run:
         emit({"request_id": rid, "dry_run": True, **summary}, as_json, _preview_text(rid, summary, True))
         return
     if not as_json:
         click.echo(_preview_text(rid, summary, False))
-    target = request["doc_id"] if request["kind"] == "document" else subject_of(ledger, rid)
+    target = request.doc_id if request.kind == "document" else subject_of(ledger, rid)
     typed = target if yes else click.prompt("Type the subject (or document id) exactly to confirm the erasure", default="", show_default=False, err=True)
     confirm(ledger, principal, rid, typed or "", list(exclude))
     cert = execute(ledger, principal, rid, progress=None if as_json else _progress)
-    emit(cert, as_json, certificate_markdown(cert))
-    if not cert["verified_clean"]:
+    emit(cert.to_dict(), as_json, certificate_markdown(cert))
+    if not cert.verified_clean:
         raise SystemExit(NOT_CLEAN_EXIT)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -23,10 +23,15 @@ from core.ledger import Ledger
 from core.locks import store_lock
 from core.audit.sealing import key_ref_for_doc
 
+if TYPE_CHECKING:
+    from core.erasure.records import Journal
 
-def stage(ledger: Ledger, journal: dict[str, Any], doc_ids: list[str], save: Callable[[], None]) -> dict[str, list]:
+
+def stage(ledger: Ledger, journal: Journal, doc_ids: list[str], save: Callable[[], None]) -> dict[str, list]:
     """The staged key of each document (ref -> [generation, wrapped base64]), created once per purge."""
-    staged: dict[str, list] = journal.setdefault("rekey", {})
+    if journal.rekey is None:
+        journal.rekey = {}
+    staged: dict[str, list] = journal.rekey
     todo = [d for d in doc_ids if key_ref_for_doc(d) not in staged]
     if todo:
         with ledger.engine.begin() as conn:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from core.rag import object_store
 from core.rag.chunk_store import id_predicate
+from core.erasure.records import CERTIFICATE_TITLE, Certificate, Journal, Request
 from core.erasure.requests import get_request, now, request_key_ref
 from core.erasure.events import ErasureStep
 from core.erasure.impact import describe, performed
@@ -60,7 +61,7 @@ def verify_retrieval(ledger: Ledger, probes: list[str], erased_chunk_ids: list[s
             "hits": hits, "table_versions_checked": len(versions), "erased_rows_in_any_version": old_rows}
 
 
-def remaining_matches(ledger: Ledger, request: dict[str, Any], subject: str | None, targets: Targets) -> tuple[dict[str, Any], set[str]]:
+def remaining_matches(ledger: Ledger, request: Request, subject: str | None, targets: Targets) -> tuple[dict[str, Any], set[str]]:
     """Re-run the subject search after the erasure: every match left must be one the officer excluded.
     Returns the report (opaque ids and places only) and the chunks that were kept by exclusion."""
     if subject is None:
@@ -238,29 +239,34 @@ def scan_disk(ledger: Ledger, probes: list[str], view: Snapshot | None = None) -
     return report
 
 
-def certificate_hash(cert: dict[str, Any]) -> str:
-    body = {k: v for k, v in cert.items() if k != "certificate_sha256"}
+def certificate_hash(cert: dict[str, Any] | Certificate) -> str:
+    """The SHA-256 of a certificate's body as issued (without its hash; a stored one also drops audit_record_id first)."""
+    data = cert.to_dict() if isinstance(cert, Certificate) else cert
+    body = {k: v for k, v in data.items() if k != "certificate_sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def sealed_documents(ledger: Ledger, journal: dict[str, Any]) -> list[dict[str, Any]]:
+def sealed_documents(ledger: Ledger, journal: Journal) -> list[dict[str, Any]]:
     """The affected documents as the certificate names them (sealed in the journal under the request key)."""
-    if "documents" not in journal:  # a journal written before documents were listed
+    if journal.documents is None:  # a journal written before documents were listed
         return []
-    ref = request_key_ref(journal["request_id"])
+    ref = request_key_ref(journal.request_id)
     with ledger.engine.connect() as conn:
-        data = unseal(journal["documents"], [ref], load_keys(conn, [ref]))
+        data = unseal(journal.documents, [ref], load_keys(conn, [ref]))
     return data["documents"] if data else []
 
 
-def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-
-    s = journal["stats"]
+def issue_certificate(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> Certificate:
+    """Build the certificate from the journal's step reports, hash it into the audit chain and store it.
+    The stored JSON is built as a plain object, exactly as before the records were typed; the
+    Certificate is read back from it."""
+    s = journal.stats
     cert: dict[str, Any] = {
-        "certificate": "RAG Ledger erasure certificate",
-        "request_id": request["request_id"], "kind": request["kind"], "scope": request["scope"],
-        "requested_by": request["requested_by"], "recorded_by": request["recorded_by"], "executed_by": journal.get("actor", principal.name),
-        "reason": request["reason"], "received_at": request["received_at"], "due_at": request["due_at"],
+        "certificate": CERTIFICATE_TITLE,
+        "request_id": request.request_id, "kind": request.kind, "scope": request.scope,
+        "requested_by": request.requested_by, "recorded_by": request.recorded_by,
+        "executed_by": journal.actor if journal.actor is not None else principal.name,
+        "reason": request.reason, "received_at": request.received_at, "due_at": request.due_at,
         "certified_at": now(), "policy_version": ledger.policy.version,
         "erased": {
             "lancedb": s["lance"], "document_registry": s["registry"], "uploaded_files": s["uploads"],
@@ -270,26 +276,26 @@ def issue_certificate(ledger: Ledger, principal: Principal, request: dict[str, A
         "models_flagged_for_retraining": s["models"]["checkpoints_flagged"],
         "serving_embedder_fallback": s["models"].get("embedder_fallback"),
         # The preview's counts (core/erasure_impact.measure, stored at plan time) beside what the steps did.
-        "planned": journal.get("impact"), "performed": performed(s),
+        "planned": journal.impact, "performed": performed(s),
         "documents": sealed_documents(ledger, journal),
         "verification": s["verify"],
-        "attempt": journal.get("attempt", 1),
+        "attempt": journal.attempt,
     }
     cert["remaining"] = what_remains(s["verify"])
     cert["verified_clean"] = not cert["remaining"]
     if not cert["verified_clean"]:
-        cert["next_step"] = f"the request stays open: run `ragledger purge --request {request['request_id']}` to continue the erasure"
+        cert["next_step"] = f"the request stays open: run `ragledger purge --request {request.request_id}` to continue the erasure"
     cert["certificate_sha256"] = certificate_hash(cert)
-    record_id = ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"],
+    record_id = ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request.request_id,
                                                 stage="certified" if cert["verified_clean"] else "verification_failed", counts={"chunks": s["lance"]["chunks_deleted"], "documents": s["registry"]["documents_erased"]},
                                                 certificate_sha256=cert["certificate_sha256"]))
     cert_stored = {**cert, "audit_record_id": record_id}
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
-        conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(
+        conn.execute(table.update().where(table.c.request_id == request.request_id).values(
             status="certified" if cert["verified_clean"] else "incomplete", certified_at=cert["certified_at"] if cert["verified_clean"] else None,
             certificate_json=json.dumps(cert_stored), certificate_sha256=cert["certificate_sha256"]))
-    return cert_stored
+    return Certificate.from_dict(cert_stored)
 
 
 def what_remains(verify: dict[str, Any]) -> dict[str, Any]:
@@ -313,28 +319,29 @@ def what_remains(verify: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def certificate_markdown(cert: dict[str, Any]) -> str:
-    e, v = cert["erased"], cert["verification"]
+def certificate_markdown(cert: Certificate) -> str:
+    e, v = cert.erased, cert.verification
     lines = [
-        f"# Erasure certificate {cert['request_id']}", "",
-        f"- Request: {cert['kind']} erasure ({cert['scope']}), requested by {cert['requested_by']}, recorded by {cert['recorded_by']}",
-        f"- Received {cert['received_at']}, due {cert['due_at']}, certified {cert['certified_at']}",
-        f"- Policy version {cert['policy_version']}; certificate SHA-256 `{cert['certificate_sha256']}` (in the audit chain, record {cert.get('audit_record_id', '?')})",
+        f"# Erasure certificate {cert.request_id}", "",
+        f"- Request: {cert.kind} erasure ({cert.scope}), requested by {cert.requested_by}, recorded by {cert.recorded_by}",
+        f"- Received {cert.received_at}, due {cert.due_at}, certified {cert.certified_at}",
+        f"- Policy version {cert.policy_version}; certificate SHA-256 `{cert.certificate_sha256}` (in the audit chain, record "
+        f"{cert.audit_record_id if cert.audit_record_id is not None else '?'})",
         "", "## Erased", "",
         f"- LanceDB: {e['lancedb']['chunks_deleted']} chunks deleted, {e['lancedb']['versions_removed']} old table versions removed",
         f"- Document registry: {e['document_registry']['documents_erased']} documents erased, {e['document_registry']['documents_partially_erased']} partially",
         f"- Uploaded source files removed: {e['uploaded_files']['files_removed']}",
         f"- Audit log: {e['audit_log']['keys_destroyed']} document keys destroyed; {e['audit_log']['audit_records_unreadable']} records' text made unreadable, chain intact",
         f"- Caches: {e['caches']['result_or_answer_caches']} ({e['caches']['note']})",
-        f"- Models flagged for retraining: {', '.join(cert['models_flagged_for_retraining']) or 'none'}",
+        f"- Models flagged for retraining: {', '.join(cert.models_flagged_for_retraining) or 'none'}",
     ]
-    if cert.get("planned"):
-        lines += [f"- Previewed: {describe(cert['planned'])}", f"- Done: {describe(cert['performed'])}"]
-    if cert.get("documents"):
+    if cert.planned:
+        lines += [f"- Previewed: {describe(cert.planned)}", f"- Done: {describe(cert.performed)}"]  # type: ignore[arg-type]
+    if cert.documents:
         lines += ["", "## Documents", ""]
         lines += [f"- {inert_label(d['title'])} ({d['doc_id']}; {', '.join(d['groups'])}; {d['classification']}): erased {d['erased']}, "
                   f"{d['chunks_deleted']} of {d['chunks_total']} chunk(s)" + (f", fields {', '.join(d['registry_fields'])}" if d["registry_fields"] else "")
-                  for d in cert["documents"]]
+                  for d in cert.documents]
     lines += [
         "", "## Verification", "",
         f"- Retrieval as {v['retrieval']['principals']} principals and unfiltered vector/full-text search, {v['retrieval']['searches']} searches: {v['retrieval']['hits']} hits",
@@ -343,17 +350,17 @@ def certificate_markdown(cert: dict[str, Any]) -> str:
         f"{v['disk_scan'].get('lance_files_not_decodable', 0)} not decodable): {v['disk_scan']['hit_count']} hits",
         f"- Subject re-scan (normalised, every chunk and registry field): {v.get('subject_scan', {}).get('matches_left', 0)} matches left, "
         f"{v.get('subject_scan', {}).get('excluded_kept', 0)} kept as excluded by the officer",
-        "", f"**Verified clean: {'yes' if cert['verified_clean'] else 'NO'}**", "",
+        "", f"**Verified clean: {'yes' if cert.verified_clean else 'NO'}**", "",
     ]
-    if not cert["verified_clean"]:
+    if not cert.verified_clean:
         lines += ["## What remains", ""]
-        for key, value in cert.get("remaining", {}).items():
+        for key, value in cert.remaining.items():
             items = value if isinstance(value, list) else [value]
             lines.append(f"- {key.replace('_', ' ')}: " + "; ".join(
                 ", ".join(f"{k} {x}" for k, x in i.items() if x) if isinstance(i, dict) else str(i) for i in items))
-        lines += ["", f"Request status: open (incomplete). {cert.get('next_step', '')}", ""]
+        lines += ["", f"Request status: open (incomplete). {cert.next_step or ''}", ""]
     return "\n".join(lines)
 
 
-def request_for_certificate(ledger: Ledger, request_id: str) -> dict[str, Any]:
+def request_for_certificate(ledger: Ledger, request_id: str) -> Request:
     return get_request(ledger, request_id)

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from core.audit import asked_about
 from core.policy.actions import PURGE
 from core.rag.chunk_store import id_predicate
+from core.erasure.records import JOURNAL_HINT, Certificate, Journal, Request, parse_json
 from core.erasure.requests import AlreadyErased, ConfirmationRequired, Targets, find_targets, get_request, journal_path, now, request_key_ref, subject_of
 from core.erasure.events import ErasureStep
 from core.erasure.impact import affected, for_certificate, measure, upload_files
@@ -41,11 +42,11 @@ CRASH_ENV = "RAGLEDGER_PURGE_CRASH_AFTER"  # test hook: SIGKILL this process rig
 Progress = Callable[[str, int, int], None]
 
 
-def _save(ledger: Ledger, journal: dict[str, Any]) -> None:
-    path = journal_path(ledger, journal["request_id"])
+def _save(ledger: Ledger, journal: Journal) -> None:
+    path = journal_path(ledger, journal.request_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(journal, indent=1))
+    tmp.write_text(json.dumps(journal.to_dict(), indent=1))
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -56,24 +57,27 @@ def pending_requests(ledger: Ledger) -> list[str]:
     return sorted(p.stem for p in folder.glob("era_*.json")) if folder.exists() else []
 
 
-def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Progress | None = None) -> dict[str, Any]:
+def _load(path: Path) -> Journal:
+    return Journal.from_dict(parse_json(path.read_text(), f"the purge journal {path}", JOURNAL_HINT))
+
+
+def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Progress | None = None) -> Certificate:
     """Run (or resume) a purge to its certificate; return the certificate."""
     require_audited(ledger, principal, PURGE.name, f"erasure.execute:{request_id}")
     request = get_request(ledger, request_id)
     path = journal_path(ledger, request_id)
     if not path.exists():
         _check_executable(request)
-    previous = request["certificate_json"]  # a failed attempt: this run continues the erasure
-    journal = json.loads(path.read_text()) if path.exists() else {
-        "request_id": request_id, "done": [], "stats": {}, "actor": principal.name,
-        "attempt": (previous or {}).get("attempt", 1) + 1 if previous else 1}
+    previous = request.certificate  # a failed attempt: this run continues the erasure
+    journal = _load(path) if path.exists() else Journal(
+        request_id=request_id, actor=principal.name, attempt=previous.attempt + 1 if previous else 1)
     for i, step in enumerate(STEPS):
-        if step in journal["done"]:
+        if step in journal.done:
             continue
         if progress:
             progress(step, i, len(STEPS))
-        journal["stats"][step] = _STEP_FUNCS[step](ledger, principal, request, journal)
-        journal["done"].append(step)
+        journal.stats[step] = _STEP_FUNCS[step](ledger, principal, request, journal)
+        journal.done.append(step)
         _save(ledger, journal)
         if os.environ.get(CRASH_ENV) == step:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -81,37 +85,39 @@ def execute(ledger: Ledger, principal: Principal, request_id: str, progress: Pro
     ledger.audit.checkpoint("purge")  # the erasure's records are sealed into a signed checkpoint at once
     if progress:
         progress("done", len(STEPS), len(STEPS))
-    return get_request(ledger, request_id)["certificate_json"]
+    cert = get_request(ledger, request_id).certificate
+    assert cert is not None  # the certificate step stored it
+    return cert
 
 
-def _check_executable(request: dict[str, Any]) -> None:
-    rid = request["request_id"]
-    if request["status"] == "certified":
+def _check_executable(request: Request) -> None:
+    rid = request.request_id
+    if request.status == "certified":
         raise AlreadyErased(f"request {rid} was already executed and certified", hint="nothing was changed; download its certificate")
-    if request["status"] in ("cancelled", "closed"):
-        raise RagLedgerError(f"request {rid} was {request['status']}", hint="record a new request")
-    if request["kind"] == "subject" and request["status"] != "confirmed":
-        raise ConfirmationRequired(f"request {rid} is {request['status']}: its matches were not confirmed",
+    if request.status in ("cancelled", "closed"):
+        raise RagLedgerError(f"request {rid} was {request.status}", hint="record a new request")
+    if request.kind == "subject" and request.status != "confirmed":
+        raise ConfirmationRequired(f"request {rid} is {request.status}: its matches were not confirmed",
                                    hint=f"preview it and type the subject to confirm: `ragledger purge --request {rid}`")
 
 
-def _targets(journal: dict[str, Any]) -> Targets:
-    return Targets(**journal["targets"])
+def _targets(journal: Journal) -> Targets:
+    return journal.planned_targets()
 
 
-def _probes(ledger: Ledger, journal: dict[str, Any]) -> list[str]:
-    ref = request_key_ref(journal["request_id"])
+def _probes(ledger: Ledger, journal: Journal) -> list[str]:
+    ref = request_key_ref(journal.request_id)
     with ledger.engine.connect() as conn:
-        data = unseal(journal["probes"], [ref], load_keys(conn, [ref]))
+        data = unseal(journal.sealed_probes(), [ref], load_keys(conn, [ref]))
     if data is None:
         raise RagLedgerError("the request key is gone before verification finished", hint="the erasure itself is complete; re-verify is not possible")
     return data["probes"]
 
 
-def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
-    subject = subject_of(ledger, request["request_id"])
+def _plan(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
+    subject = subject_of(ledger, request.request_id)
     targets, matches, _ = find_targets(ledger, request, subject)
-    rerun = request["certificate_json"] is not None  # an earlier attempt did not verify clean
+    rerun = request.certificate is not None  # an earlier attempt did not verify clean
     with ledger.engine.connect() as conn:  # questions may name a subject no document holds
         asked = asked_about.named(conn, [subject]) if subject else 0
     if not targets.chunk_ids and not targets.doc_ids and not targets.partial_doc_ids and not rerun and not asked:
@@ -119,19 +125,19 @@ def _plan(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
                             hint="it may have been erased already; nothing was changed")
     probes = _subject_probes(ledger, subject, matches, targets) if subject else []
     probes += _document_probes(ledger, targets)
-    ref = request_key_ref(request["request_id"])
+    ref = request_key_ref(request.request_id)
     # Titles are sealed like the probes: the journal is on disk while the disk scan looks for erased strings.
     docs = for_certificate(affected_documents(ledger, principal, targets, matches))
     with ledger.engine.begin() as conn:
         keys = ensure_keys(conn, [ref])
-        journal["probes"] = seal({"probes": probes}, [ref], keys)
-        journal["documents"] = seal({"documents": docs}, [ref], keys)
-    journal["targets"] = targets.as_dict()
-    journal["impact"] = measure(ledger, targets)  # what the preview showed, counted the same way
-    ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request["request_id"], stage="started",
+        journal.probes = seal({"probes": probes}, [ref], keys)
+        journal.documents = seal({"documents": docs}, [ref], keys)
+    journal.targets = Targets(**targets.as_dict())  # a copy, as the journal file holds it
+    journal.impact = measure(ledger, targets)  # what the preview showed, counted the same way
+    ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request.request_id, stage="started",
                                     counts={"documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids)}))
     return {"documents": len(targets.doc_ids), "partial_documents": len(targets.partial_doc_ids), "chunks": len(targets.chunk_ids),
-            "probes": len(probes), "questions_naming_subject": asked, "attempt": journal["attempt"], "excluded": len(targets.excluded),
+            "probes": len(probes), "questions_naming_subject": asked, "attempt": journal.attempt, "excluded": len(targets.excluded),
             "subject_probed_on_disk": bool(subject) and not _keeps_excluded(targets, matches)}
 
 
@@ -171,7 +177,7 @@ def _document_probes(ledger: Ledger, targets: Targets, per_chunk: int = 2, width
     return probes
 
 
-def _lance(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _lance(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     from core.erasure.lance_erase import erase_rows
 
     with store_lock(ledger.settings.home, exclusive=True):
@@ -180,7 +186,7 @@ def _lance(ledger: Ledger, principal: Principal, request: dict[str, Any], journa
     return stats
 
 
-def _registry(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _registry(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     targets = _targets(journal)
     ledger.store.refresh()
     table = DocumentRow.__table__  # type: ignore[attr-defined]
@@ -221,7 +227,7 @@ def _scrubbed(conn, doc_id: str, fields: list[str]) -> dict[str, Any]:  # type: 
     return values
 
 
-def _uploads(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _uploads(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     targets = _targets(journal)
     # A partially erased document's original still mentions the subject: it goes too.
     files = upload_files(ledger, affected(targets))  # the preview's count (core/erasure/impact.py)
@@ -230,7 +236,7 @@ def _uploads(ledger: Ledger, principal: Principal, request: dict[str, Any], jour
     return {"files_removed": len(files)}
 
 
-def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _keys(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     """Crypto-shred the audit text of every record that cited an affected document. For a partial
     erasure this is deliberately wider than the erased chunks: keys are per document, and a record
     that quoted a remaining chunk may have quoted an erased one beside it."""
@@ -249,7 +255,7 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     # A subject's own key too (questions that named them, core/audit/asked_about.py), found from the
     # subject and every spelling the plan found; under the chain's lock, so no question about them
     # is being sealed at the same moment.
-    subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
+    subject = subject_of(ledger, request.request_id) if request.kind == "subject" else None
     spellings = [subject, *_probes(ledger, journal)] if subject else []
     with ledger.engine.begin() as conn:
         write_lock(conn)
@@ -264,28 +270,28 @@ def _keys(ledger: Ledger, principal: Principal, request: dict[str, Any], journal
     return {"keys_destroyed": destroyed, "audit_records_unreadable": targets.audit_records, "chunks_resealed": resealed, **asked}
 
 
-def _models(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _models(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     from core.models.registry import flag_for_erasure  # part of every deployment: a broken import must fail the purge
 
     targets = _targets(journal)
-    reason = f"trained on data erased by {request['request_id']}"
-    flagged = flag_for_erasure(ledger, targets.doc_ids + targets.partial_doc_ids, request["request_id"], reason)
+    reason = f"trained on data erased by {request.request_id}"
+    flagged = flag_for_erasure(ledger, targets.doc_ids + targets.partial_doc_ids, request.request_id, reason)
     # A flagged production embedder must stop serving at once (unless policy lets flagged models serve):
     # the corpus, already without the erased chunks, is re-embedded with a clean embedder here, before
     # verification, so the retrieval check already runs on the index that will serve.
     from core.models.registry import SYSTEM_ACTOR
     from core.models.serving import fall_back
 
-    fell_back = fall_back(ledger, SYSTEM_ACTOR, request_id=request["request_id"])
+    fell_back = fall_back(ledger, SYSTEM_ACTOR, request_id=request.request_id)
     return {"checkpoints_flagged": sorted(flagged), "embedder_fallback": fell_back}
 
 
-def _sql_compact(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _sql_compact(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     """secure_delete already zeroes freed SQLite pages; VACUUM and a WAL truncate remove the rest.
     PostgreSQL: VACUUM FULL rewrites the touched tables into new files and drops the old ones."""
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
-        conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(status="executed", executed_at=now()))
+        conn.execute(table.update().where(table.c.request_id == request.request_id).values(status="executed", executed_at=now()))
     if ledger.engine.dialect.name == "sqlite":
         vacuum_sqlite(ledger)
         return {"sqlite": "wal truncated, vacuumed, secure_delete on"}
@@ -308,12 +314,12 @@ def vacuum_sqlite(ledger: Ledger) -> None:
         raw.close()
 
 
-def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _verify(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     from core.erasure.proof import lance_view, remaining_matches, scan_disk, scan_indexes, verify_retrieval
 
     probes = _probes(ledger, journal)
     targets = _targets(journal)
-    subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
+    subject = subject_of(ledger, request.request_id) if request.kind == "subject" else None
     remaining, kept_chunks = remaining_matches(ledger, request, subject, targets)
     with lance_view(ledger) as view:  # on an object store: every object and old object version, read once
         disk, index = scan_disk(ledger, probes, view), scan_indexes(view.current)
@@ -321,26 +327,26 @@ def _verify(ledger: Ledger, principal: Principal, request: dict[str, Any], journ
             "subject_scan": remaining, "index_scan": index}
 
 
-def _certificate(ledger: Ledger, principal: Principal, request: dict[str, Any], journal: dict[str, Any]) -> dict[str, Any]:
+def _certificate(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     from core.erasure.proof import issue_certificate
 
     from core.erasure.requests import close_superseded
 
     # A crash after issuing but before the journal was saved: reuse this attempt's certificate, never issue twice.
-    stored = get_request(ledger, request["request_id"])["certificate_json"]
-    cert = stored if stored and stored.get("attempt", 1) == journal.get("attempt", 1) else issue_certificate(ledger, principal, request, journal)
-    if not cert["verified_clean"]:  # the request stays open: the key and the subject are needed to continue
-        return {"certificate_sha256": cert["certificate_sha256"], "verified_clean": False}
-    subject = subject_of(ledger, request["request_id"]) if request["kind"] == "subject" else None
-    superseded = close_superseded(ledger, principal, request["request_id"], subject) if subject else []
+    stored = get_request(ledger, request.request_id).certificate
+    cert = stored if stored and stored.attempt == journal.attempt else issue_certificate(ledger, principal, request, journal)
+    if not cert.verified_clean:  # the request stays open: the key and the subject are needed to continue
+        return {"certificate_sha256": cert.certificate_sha256, "verified_clean": False}
+    subject = subject_of(ledger, request.request_id) if request.kind == "subject" else None
+    superseded = close_superseded(ledger, principal, request.request_id, subject) if subject else []
     with ledger.engine.begin() as conn:
-        destroy_keys(conn, [request_key_ref(request["request_id"])])
+        destroy_keys(conn, [request_key_ref(request.request_id)])
         table = ErasureRequest.__table__  # type: ignore[attr-defined]
-        conn.execute(table.update().where(table.c.request_id == request["request_id"]).values(subject_sealed=None))
-    return {"certificate_sha256": cert["certificate_sha256"], "verified_clean": True, "superseded": superseded}
+        conn.execute(table.update().where(table.c.request_id == request.request_id).values(subject_sealed=None))
+    return {"certificate_sha256": cert.certificate_sha256, "verified_clean": True, "superseded": superseded}
 
 
-_STEP_FUNCS: dict[str, Callable[[Ledger, Principal, dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
+_STEP_FUNCS: dict[str, Callable[[Ledger, Principal, Request, Journal], dict[str, Any]]] = {
     "plan": _plan, "lance": _lance, "registry": _registry, "uploads": _uploads, "keys": _keys,
     "models": _models, "sql_compact": _sql_compact, "verify": _verify, "certificate": _certificate,
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from core.policy.actions import PURGE
 from core.erasure.events import ErasureStep
 from core.erasure.impact import audit_record_ids, describe, measure
 from core.erasure.impact import documents as affected_documents
+from core.erasure.records import STATUSES, Certificate, Recorded, Request
 from core.stores.erasure_tables import ErasureRequest
 from core.erasure.targets import Match, Targets, document_targets, find_matches, passages, targets_from_matches
 from core.errors import InvalidInput, NotFound, RagLedgerError
@@ -32,9 +34,8 @@ from core.audit.sealing import destroy_keys, ensure_keys, load_keys, seal, unsea
 from core.subject_match import SubjectMatcher
 
 DEADLINE_DAYS = 30  # GDPR Art. 12(3): one month
-STATUSES = ("received", "previewed", "confirmed", "executed", "incomplete", "certified", "cancelled", "closed")
 OPEN = ("received", "previewed", "confirmed", "incomplete")
-__all__ = ["Targets", "find_targets"]
+__all__ = ["STATUSES", "Certificate", "Recorded", "Request", "Targets", "find_targets"]
 
 
 class AlreadyErased(RagLedgerError):
@@ -60,10 +61,10 @@ def now() -> str:
 
 def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None = None, subject: str | None = None,
                    requested_by: str, reason: str = "", scope: str = "documents",
-                   received_on: str | date | None = None) -> dict[str, Any]:
+                   received_on: str | date | None = None) -> Recorded:
     """Record a request. `received_on` is the day it arrived (a letter typed in later): the deadline
     counts from it. Submitting the same request again while it is open returns the open one
-    (`duplicate: True`), so a double click records one. `matches` says how many places the subject
+    (`duplicate` true), so a double click records one. `matches` says how many places the subject
     was found now; with none, `warning` says so (the request is still recorded: the requester is
     owed an answer, and the officer closes it with a reason)."""
     require_audited(ledger, principal, PURGE.name, "erasure.create")
@@ -86,7 +87,7 @@ def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None =
     scope = scope if subject else "documents"
     same = _open_duplicate(ledger, doc_id=doc_id, subject=subject, scope=scope, requested_by=requested_by.strip())
     if same is not None:
-        return {**get_request(ledger, same), "duplicate": True}
+        return Recorded.of(get_request(ledger, same), duplicate=True)
     request_id = f"era_{uuid.uuid4().hex[:16]}"
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.begin() as conn:
@@ -104,11 +105,11 @@ def create_request(ledger: Ledger, principal: Principal, *, doc_id: str | None =
     found = len(find_matches(ledger, subject)[0]) if subject is not None else None
     ledger.audit.append(ErasureStep(actor=principal.name, actor_role=principal.role, request_id=request_id, stage="recorded",
                                     counts={} if found is None else {"matches": found}))
-    out = {**get_request(ledger, request_id), "duplicate": False, "matches": found}
+    warning = None
     if found == 0:
-        out["warning"] = ("nothing stored mentions this subject (no chunk, title or registry field): there may be nothing to erase; "
-                          "check the spelling, or answer the requester and close the request with a reason")
-    return out
+        warning = ("nothing stored mentions this subject (no chunk, title or registry field): there may be nothing to erase; "
+                   "check the spelling, or answer the requester and close the request with a reason")
+    return Recorded.of(get_request(ledger, request_id), duplicate=False, matches=found, warning=warning)
 
 
 def received_at(received_on: str | date | None) -> datetime:
@@ -154,22 +155,17 @@ def _check_document(ledger: Ledger, doc_id: str) -> None:
         raise AlreadyErased(f"document {doc_id} was already erased", hint="nothing to do; see its erasure certificate")
 
 
-def get_request(ledger: Ledger, request_id: str) -> dict[str, Any]:
+def get_request(ledger: Ledger, request_id: str) -> Request:
+    """The request as the register holds it (its subject stays sealed); MalformedRecord if the row was damaged."""
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
         row = conn.execute(select(table).where(table.c.request_id == request_id)).mappings().first()
     if row is None:
         raise NotFound(f"no erasure request {request_id!r}", hint="list them with `ragledger purge --list`")
-    out = dict(row)
-    out.pop("subject_sealed", None)
-    out["overdue"] = out["status"] not in ("certified", "cancelled", "closed") and out["due_at"] < now()
-    out["excluded"] = json.loads(out.pop("excluded_json", None) or "[]")
-    for key in ("preview_json", "certificate_json"):
-        out[key] = json.loads(out[key]) if out[key] else None
-    return out
+    return Request.from_row(dict(row), now())
 
 
-def list_requests(ledger: Ledger, principal: Principal) -> list[dict[str, Any]]:
+def list_requests(ledger: Ledger, principal: Principal) -> list[Request]:
     require_audited(ledger, principal, PURGE.name, "erasure.list")
     table = ErasureRequest.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
@@ -181,28 +177,28 @@ ERASED = "erased"
 NOT_KEPT = "not kept"
 
 
-def subjects(ledger: Ledger, principal: Principal, requests: list[dict[str, Any]]) -> dict[str, str]:
+def subjects(ledger: Ledger, principal: Principal, requests: list[Request]) -> dict[str, str]:
     """Whom (or which document) each request is about, for the officer's request table. A subject
     is readable only while its request key exists: after certification it reads "erased", after a
     cancel or close "not kept". A document reads as its title for this officer."""
     require_audited(ledger, principal, PURGE.name, "erasure.subjects")
     from core.rag.documents import titles_for
 
-    titles = titles_for(ledger, principal, [r["doc_id"] for r in requests if r["kind"] == "document" and r["doc_id"]])
+    titles = titles_for(ledger, principal, [r.doc_id for r in requests if r.kind == "document" and r.doc_id])
     out = {}
     for r in requests:
-        if r["kind"] == "document":
-            title = titles.get(r["doc_id"], "")
-            out[r["request_id"]] = f"{r['doc_id']} ({ERASED})" if r["status"] == "certified" or title == "[erased]" else f"{r['doc_id']}: {title}"
+        if r.kind == "document":
+            title = titles.get(r.doc_id or "", "")
+            out[r.request_id] = f"{r.doc_id} ({ERASED})" if r.status == "certified" or title == "[erased]" else f"{r.doc_id}: {title}"
             continue
-        shown = subject_of(ledger, r["request_id"])
-        out[r["request_id"]] = shown if shown is not None else (ERASED if r["status"] == "certified" else NOT_KEPT)
+        shown = subject_of(ledger, r.request_id)
+        out[r.request_id] = shown if shown is not None else (ERASED if r.status == "certified" else NOT_KEPT)
     return out
 
 
-def certificate(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, Any] | None:
+def certificate(ledger: Ledger, principal: Principal, request_id: str) -> Certificate | None:
     require_audited(ledger, principal, PURGE.name, f"erasure.certificate:{request_id}")
-    return get_request(ledger, request_id)["certificate_json"]
+    return get_request(ledger, request_id).certificate
 
 
 def subject_of(ledger: Ledger, request_id: str) -> str | None:
@@ -222,14 +218,14 @@ def _mentions(subject: str, text: str) -> bool:
     return subject.strip().lower() in text.lower() or bool(SubjectMatcher(subject).find(text))
 
 
-def find_targets(ledger: Ledger, request: dict[str, Any], subject: str | None) -> tuple[Targets, list[Match], dict[str, Any]]:
+def find_targets(ledger: Ledger, request: Request, subject: str | None) -> tuple[Targets, list[Match], dict[str, Any]]:
     """The targets of a request (after the officer's exclusions), the matches and the search stats."""
-    if request["kind"] == "document":
-        return document_targets(ledger, request["doc_id"]), [], {}
+    if request.kind == "document":
+        return document_targets(ledger, request.doc_id or ""), [], {}
     if subject is None:
-        raise RagLedgerError(f"the subject of {request['request_id']} is no longer stored", hint="the request was closed; record a new one")
+        raise RagLedgerError(f"the subject of {request.request_id} is no longer stored", hint="the request was closed; record a new one")
     matches, stats = find_matches(ledger, subject)
-    return targets_from_matches(ledger, request["scope"], matches, request.get("excluded") or []), matches, stats
+    return targets_from_matches(ledger, request.scope, matches, request.excluded or []), matches, stats
 
 
 def preview(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, Any]:
@@ -237,15 +233,15 @@ def preview(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, 
     it. Only counts and opaque ids are recorded on the request; passages are returned, never stored."""
     require_audited(ledger, principal, PURGE.name, f"erasure.preview:{request_id}")
     request = get_request(ledger, request_id)
-    if request["status"] in ("executed", "certified"):
+    if request.status in ("executed", "certified"):
         raise AlreadyErased(f"request {request_id} was already executed", hint="download its certificate instead")
-    if request["status"] in ENDINGS:
-        raise RagLedgerError(f"request {request_id} was {request['status']}", hint="record a new request")
-    request["excluded"] = []  # the preview shows everything; exclusions are chosen again at confirmation
+    if request.status in ENDINGS:
+        raise RagLedgerError(f"request {request_id} was {request.status}", hint="record a new request")
+    request = replace(request, excluded=[])  # the preview shows everything; exclusions are chosen again at confirmation
     subject = subject_of(ledger, request_id)
     targets, matches, stats = find_targets(ledger, request, subject)
     with ledger.engine.connect() as conn:  # records whose question named the subject (core/audit/asked_about.py)
-        asked = asked_about.named(conn, [subject]) if request["kind"] == "subject" and subject else 0
+        asked = asked_about.named(conn, [subject]) if request.kind == "subject" and subject else 0
     impact = measure(ledger, targets)  # the same count the purge plans with and the certificate shows
     summary = {**targets.as_dict(), "documents": len(targets.doc_ids), "chunks": len(targets.chunk_ids),
                "questions_naming_subject": asked,
@@ -265,20 +261,21 @@ def preview(ledger: Ledger, principal: Principal, request_id: str) -> dict[str, 
     return summary
 
 
-def confirm(ledger: Ledger, principal: Principal, request_id: str, typed: str, exclude: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+def confirm(ledger: Ledger, principal: Principal, request_id: str, typed: str, exclude: list[str] | tuple[str, ...] = ()) -> Request:
     """Record the officer's confirmation of the previewed matches: `typed` must equal the subject
     (or the document id), `exclude` names matches (mat_…) or documents (doc_…) that are not the
     subject. A subject purge executes only a confirmed request."""
     require_audited(ledger, principal, PURGE.name, f"erasure.confirm:{request_id}")
     request = get_request(ledger, request_id)
-    if request["status"] != "previewed":
-        raise ConfirmationRequired(f"request {request_id} is {request['status']}, not previewed",
+    if request.status != "previewed":
+        raise ConfirmationRequired(f"request {request_id} is {request.status}, not previewed",
                                    hint=f"preview it first: `ragledger purge --request {request_id} --dry-run`")
-    target = request["doc_id"] if request["kind"] == "document" else subject_of(ledger, request_id)
+    target = request.doc_id if request.kind == "document" else subject_of(ledger, request_id)
     if target is None or typed.strip() != target.strip():
         raise ConfirmationRequired("the confirmation does not match the request's target",
                                    hint="type the subject (or document id) exactly as it was recorded")
-    known = {m["match_id"] for m in request["preview_json"]["matches"]} | {m["doc_id"] for m in request["preview_json"]["matches"]}
+    matches = (request.preview or {})["matches"]
+    known = {m["match_id"] for m in matches} | {m["doc_id"] for m in matches}
     unknown = [x for x in exclude if x not in known]
     if unknown:
         raise RagLedgerError(f"not in the preview: {', '.join(unknown)}", hint="exclude match ids (mat_…) or document ids (doc_…) the preview listed")
@@ -295,18 +292,18 @@ def confirm(ledger: Ledger, principal: Principal, request_id: str, typed: str, e
 ENDINGS = {"cancelled": "cancel", "closed": "close"}
 
 
-def cancel(ledger: Ledger, principal: Principal, request_id: str, reason: str) -> dict[str, Any]:
+def cancel(ledger: Ledger, principal: Principal, request_id: str, reason: str) -> Request:
     """Withdraw an open request (the requester withdrew it, it was recorded by mistake): nothing is erased."""
     return end_request(ledger, principal, request_id, reason, "cancelled")
 
 
-def close(ledger: Ledger, principal: Principal, request_id: str, reason: str) -> dict[str, Any]:
+def close(ledger: Ledger, principal: Principal, request_id: str, reason: str) -> Request:
     """Answer an open request without erasing (nothing matched, or refused on a legal ground), so it
     does not stay "previewed" forever."""
     return end_request(ledger, principal, request_id, reason, "closed")
 
 
-def end_request(ledger: Ledger, principal: Principal, request_id: str, reason: str, status: str) -> dict[str, Any]:
+def end_request(ledger: Ledger, principal: Principal, request_id: str, reason: str, status: str) -> Request:
     verb = ENDINGS[status]
     require_audited(ledger, principal, PURGE.name, f"erasure.{verb}:{request_id}")
     if not reason.strip():
@@ -319,10 +316,10 @@ def end_request(ledger: Ledger, principal: Principal, request_id: str, reason: s
     return get_request(ledger, request_id)
 
 
-def _close(ledger: Ledger, principal: Principal, request: dict[str, Any], reason: str, status: str = "cancelled") -> None:
-    rid = request["request_id"]
-    if request["status"] not in OPEN:
-        raise RagLedgerError(f"request {rid} is {request['status']}", hint=f"only open requests can be {status}")
+def _close(ledger: Ledger, principal: Principal, request: Request, reason: str, status: str = "cancelled") -> None:
+    rid = request.request_id
+    if request.status not in OPEN:
+        raise RagLedgerError(f"request {rid} is {request.status}", hint=f"only open requests can be {status}")
     if journal_path(ledger, rid).exists():
         raise RagLedgerError(f"request {rid} is being executed", hint="complete the erasure first (`ragledger purge --resume`)")
     table = ErasureRequest.__table__  # type: ignore[attr-defined]

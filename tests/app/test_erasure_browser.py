@@ -60,12 +60,12 @@ def test_the_preview_lists_the_titles_the_certificate_names(demo_home, tmp_path)
     from core.erasure.requests import list_requests
 
     [request] = list_requests(ledger, ledger.policy.principal("alice"))
-    cert = request["certificate_json"]
-    assert cert["verified_clean"] and cert["documents"], json.dumps(cert)[:2000]
+    cert = request.certificate
+    assert cert.verified_clean and cert.documents, json.dumps(cert.to_dict())[:2000]
     assert "Verified clean: yes" in certificate_text
-    for doc in cert["documents"]:
+    for doc in cert.documents:
         assert doc["doc_id"] in preview_text and doc["doc_id"] in certificate_text
         if doc["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED):  # the preview shows those; the kept certificate does not
             assert doc["title"] in preview_text and doc["title"] in certificate_text, doc["title"]
-    assert sum(d["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED) for d in cert["documents"]) >= 1
-    assert f"{cert['performed']['uploaded_files']} uploaded file(s) removed" in preview_text
+    assert sum(d["title"] not in (SUBJECT_IN_TITLE, TITLE_ERASED) for d in cert.documents) >= 1
+    assert f"{cert.performed['uploaded_files']} uploaded file(s) removed" in preview_text

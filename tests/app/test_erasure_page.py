@@ -56,9 +56,9 @@ def test_overdue_requests_are_highlighted(ui) -> None:  # type: ignore[no-untype
     ledger = make_ledger(ui.home)
     request = create_request(ledger, ledger.policy.principal("alice"), subject="nobody-at-all@example.net", requested_by="DSR-7")
     with ledger.engine.begin() as conn:
-        conn.execute(text("UPDATE erasure_requests SET due_at = '2020-01-01T00:00:00+00:00' WHERE request_id = :r"), {"r": request["request_id"]})
+        conn.execute(text("UPDATE erasure_requests SET due_at = '2020-01-01T00:00:00+00:00' WHERE request_id = :r"), {"r": request.request_id})
     at = ui.page(PAGE, "alice")
-    assert any(request["request_id"] in e and e.startswith("Overdue") for e in errors(at))
+    assert any(request.request_id in e and e.startswith("Overdue") for e in errors(at))
 
 
 def test_alice_excludes_a_match_and_confirms_by_typing_the_subject(ui) -> None:  # type: ignore[no-untyped-def]
@@ -78,8 +78,8 @@ def test_alice_excludes_a_match_and_confirms_by_typing_the_subject(ui) -> None: 
     widget(at.text_input, "Type the subject (or the document id) exactly to confirm").input("Helena Marchetti")
     widget(at.button, "Execute erasure").click().run()
     assert not errors(at), errors(at)
-    done = get_request(make_ledger(ui.home), request["request_id"])
-    assert excluded_id in done["excluded"] and done["status"] == "certified"
+    done = get_request(make_ledger(ui.home), request.request_id)
+    assert excluded_id in done.excluded and done.status == "certified"
     assert "Verified clean: yes" in texts(at)
 
 
@@ -94,7 +94,7 @@ def test_alice_cancels_an_open_request_and_its_subject_is_gone(ui) -> None:  # t
     assert not errors(at), errors(at)
     assert any("cancelled: nothing was erased" in s.value for s in at.success)  # the flash outlived the rerun
     ledger = make_ledger(ui.home)
-    assert get_request(ledger, request["request_id"])["status"] == "cancelled" and subject_of(ledger, request["request_id"]) is None
+    assert get_request(ledger, request.request_id).status == "cancelled" and subject_of(ledger, request.request_id) is None
 
 
 RECEIVED = "Received on"
@@ -124,7 +124,7 @@ def test_the_preview_lists_documents_passages_and_the_certificates_numbers(ui) -
     assert scope.value == "documents"
     widget(at.button, "Preview").click().run()
     page = texts(at)
-    shown = at.session_state[f"preview_{_requests(ui.home)[0]['request_id']}"]
+    shown = at.session_state[f"preview_{_requests(ui.home)[0].request_id}"]
     assert shown["document_list"] and all(d["title"] in page for d in shown["document_list"])
     assert all(", ".join(d["groups"]) in page for d in shown["document_list"])
     assert any(e.label.startswith("Passages to be removed from") for e in at.expander)
@@ -132,10 +132,10 @@ def test_the_preview_lists_documents_passages_and_the_certificates_numbers(ui) -
     widget(at.text_input, "Type the subject (or the document id) exactly to confirm").input("Helena Marchetti")
     widget(at.button, "Execute erasure").click().run()
     assert not errors(at), errors(at)
-    cert = _requests(ui.home)[0]["certificate_json"]
-    assert cert["verified_clean"] and {k: shown["impact"][k] for k in cert["performed"]} == cert["performed"]
+    cert = _requests(ui.home)[0].certificate
+    assert cert.verified_clean and {k: shown["impact"][k] for k in cert.performed} == cert.performed
     assert f"**Will erase:** {shown['sentence']}" not in texts(at) and f"Previewed: {shown['sentence']}" in texts(at)
-    assert {d["doc_id"] for d in cert["documents"]} == {d["doc_id"] for d in shown["document_list"]}
+    assert {d["doc_id"] for d in cert.documents} == {d["doc_id"] for d in shown["document_list"]}
 
 
 def test_the_table_shows_the_subject_until_certification(ui) -> None:  # type: ignore[no-untyped-def]
@@ -157,7 +157,7 @@ def test_a_request_that_matches_nothing_warns_and_is_closed_with_a_reason(ui) ->
     widget(at.button, "Close request").click().run()
     assert not errors(at), errors(at)
     [request] = _requests(ui.home)
-    assert request["status"] == "closed" and "Closed" in texts(at)
+    assert request.status == "closed" and "Closed" in texts(at)
     steps = make_ledger(ui.home).audit.records(kinds=["purge"], actor="alice")
     assert any(s["payload"]["stage"] == "closed" and s["payload"]["reason"].startswith("no personal data") for s in steps)
     assert list(at.dataframe[0].value["about"]) == ["not kept"]
@@ -166,7 +166,7 @@ def test_a_request_that_matches_nothing_warns_and_is_closed_with_a_reason(ui) ->
 def test_record_twice_records_one_request(ui) -> None:  # type: ignore[no-untyped-def]
     at = _record(ui.page(PAGE, "alice"), "Helena Marchetti", "DSR-2026-404")
     at = widget(at.button, "Record request").click().run()  # the double click: the form keeps its values
-    assert [r["requested_by"] for r in _requests(ui.home)] == ["DSR-2026-404"]
+    assert [r.requested_by for r in _requests(ui.home)] == ["DSR-2026-404"]
     assert any("already open for this target and requester" in i.value for i in at.info)
 
 
@@ -179,7 +179,7 @@ def test_a_receipt_date_sets_the_deadline_and_a_future_one_is_refused(ui) -> Non
     arrived = date.today() - timedelta(days=10)
     _record(at, "Helena Marchetti", "DSR-2026-405", received=arrived)
     [request] = _requests(ui.home)
-    assert request["received_at"].startswith(arrived.isoformat()) and request["due_at"].startswith((arrived + timedelta(days=30)).isoformat())
+    assert request.received_at.startswith(arrived.isoformat()) and request.due_at.startswith((arrived + timedelta(days=30)).isoformat())
 
 
 def test_errors_name_the_widget_not_a_cli_flag(ui) -> None:  # type: ignore[no-untyped-def]

@@ -81,9 +81,9 @@ def test_only_audit_readers_search_and_bad_input_is_refused(asked) -> None:  # t
 def _purge(ledger, subject: str) -> dict:  # type: ignore[no-untyped-def]
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, subject=subject, requested_by="DSR-2026-077", scope="chunks")
-    summary = preview(ledger, alice, request["request_id"])
-    confirm(ledger, alice, request["request_id"], subject)
-    return summary | {"certificate": execute(ledger, alice, request["request_id"])}
+    summary = preview(ledger, alice, request.request_id)
+    confirm(ledger, alice, request.request_id, subject)
+    return summary | {"certificate": execute(ledger, alice, request.request_id)}
 
 
 def test_a_purge_of_a_person_no_document_holds_erases_the_questions_about_them(asked) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +91,7 @@ def test_a_purge_of_a_person_no_document_holds_erases_the_questions_about_them(a
     _found(ledger, NOBODY)  # an officer's earlier search names the subject too
     done = _purge(ledger, NOBODY)
     assert done["questions_naming_subject"] == 2 and done["documents"] == 0  # the answer and the search
-    assert done["certificate"]["verified_clean"]
+    assert done["certificate"].verified_clean
     assert _found(ledger, NOBODY) == set()
     gone = ledger.audit.records(record_id=ids["nobody"])[0]
     assert gone["erased"] and gone["text"] == {}
@@ -105,7 +105,7 @@ def test_a_purge_of_a_person_no_document_holds_erases_the_questions_about_them(a
 def test_a_purge_of_a_person_with_documents_erases_the_questions_about_them(asked) -> None:  # type: ignore[no-untyped-def]
     ledger, ids = asked
     done = _purge(ledger, HELENA)
-    assert done["questions_naming_subject"] == 2 and done["certificate"]["verified_clean"]
+    assert done["questions_naming_subject"] == 2 and done["certificate"].verified_clean
     assert _found(ledger, HELENA) == set() and _found(ledger, "H. Marchetti") == set()
     assert all(ledger.audit.records(record_id=ids[k])[0]["erased"] for k in ("dr", "initial"))
     assert not ledger.audit.records(record_id=ids["plain"])[0]["erased"]  # it cited only the laptop rules

@@ -21,7 +21,7 @@ from ui_support import copy_home, errors, home_env, page_as, texts
 def _state(ledger) -> dict:  # type: ignore[no-untyped-def]
     alice = ledger.policy.principal("alice")
     return {"records": ledger.audit.count(), "checkpoints": [(c.checkpoint_id, c.stage) for c in list_checkpoints(ledger, alice)],
-            "requests": [(r["request_id"], r["status"]) for r in list_requests(ledger, alice)],
+            "requests": [(r.request_id, r.status) for r in list_requests(ledger, alice)],
             "datasets": [d.dataset_id for d in list_datasets(ledger, alice)], "active_index": ledger.active_index()}
 
 
@@ -56,10 +56,10 @@ def test_the_demo_erasure_request_is_previewed_with_its_deadline_but_not_execute
     ledger = make_ledger(demo_loaded_home)
     alice = ledger.policy.principal("alice")
     [request] = list_requests(ledger, alice)
-    assert request["status"] == "previewed" and request["executed_at"] is None and request["requested_by"] == ERASURE["requested_by"]
-    received, due = datetime.fromisoformat(request["received_at"]), datetime.fromisoformat(request["due_at"])
-    assert due - received == timedelta(days=30) and not request["overdue"]
-    preview = request["preview_json"]
+    assert request.status == "previewed" and request.executed_at is None and request.requested_by == ERASURE["requested_by"]
+    received, due = datetime.fromisoformat(request.received_at), datetime.fromisoformat(request.due_at)
+    assert due - received == timedelta(days=30) and not request.overdue
+    preview = request.preview
     assert preview["chunks"] >= 1 and preview["checkpoints"] == [production(ledger, "embedder").checkpoint_id]
     assert all(d["status"] == "active" for d in list_documents(ledger, alice))  # nothing was erased
 

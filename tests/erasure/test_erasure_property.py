@@ -83,10 +83,10 @@ def test_subject_erasure_leaves_no_hit_for_any_role(person, mentions) -> None:  
         for p in [*paths, control]:
             ingest(ledger, ops, [Source.from_path(p)])
         request = create_request(ledger, alice, subject=f"{first} {surname}", requested_by="DSR-PROPERTY", scope="chunks")
-        preview(ledger, alice, request["request_id"])
-        confirm(ledger, alice, request["request_id"], f"{first} {surname}")
-        cert = execute(ledger, alice, request["request_id"])
-        assert cert["verified_clean"], cert["remaining"]
+        preview(ledger, alice, request.request_id)
+        confirm(ledger, alice, request.request_id, f"{first} {surname}")
+        cert = execute(ledger, alice, request.request_id)
+        assert cert.verified_clean, cert.remaining
 
         needle = _folded(surname)
         for name in ledger.policy.principal_names():

@@ -87,7 +87,7 @@ def test_issue_reproduction_every_spelling_is_erased_and_carol_gets_nothing(issu
     assert (ids["initial"], "chunk 1", "initial") in kinds and any(k[0] == ids["ssn_only"] and k[2].startswith("linked ") for k in kinds)
     assert all("[[" in m["passage"] for m in summary["matches"])
     assert summary["search"]["full_text_index"]["candidates"] > 0  # the index answered (no swallowed phrase-query error)
-    stored = get_request(ledger, summary["request_id"])["preview_json"]
+    stored = get_request(ledger, summary["request_id"]).preview
     assert "Marchetti" not in json.dumps(stored) and SSN not in json.dumps(stored)  # passages are shown, never stored
 
     with pytest.raises(ConfirmationRequired, match="does not match"):  # typed wrong: refused
@@ -131,15 +131,15 @@ def test_a_real_purge_needs_the_typed_subject_and_honours_exclusions(issue_ledge
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, subject="Helena Marchetti", requested_by="DSR-2026-018", scope="chunks")
     with pytest.raises(ConfirmationRequired):
-        execute(ledger, alice, request["request_id"])
-    summary = preview(ledger, alice, request["request_id"])
+        execute(ledger, alice, request.request_id)
+    summary = preview(ledger, alice, request.request_id)
     with pytest.raises(ConfirmationRequired, match="does not match"):
-        confirm(ledger, alice, request["request_id"], "helena marchetti")
+        confirm(ledger, alice, request.request_id, "helena marchetti")
     keep = [m["match_id"] for m in summary["matches"] if m["doc_id"] == ids["initial"]]  # the officer decides H. Marchetti is someone else
-    confirm(ledger, alice, request["request_id"], "Helena Marchetti", exclude=keep)
-    cert = execute(ledger, alice, request["request_id"])
-    assert cert["verified_clean"], cert["remaining"]
-    assert cert["verification"]["subject_scan"] == {"matches_left": 0, "excluded_kept": len(keep), "left": []}
+    confirm(ledger, alice, request.request_id, "Helena Marchetti", exclude=keep)
+    cert = execute(ledger, alice, request.request_id)
+    assert cert.verified_clean, cert.remaining
+    assert cert.verification["subject_scan"] == {"matches_left": 0, "excluded_kept": len(keep), "left": []}
     assert ledger.store.count(f"doc_id = '{ids['initial']}'") > 0 and ledger.store.count(f"doc_id = '{ids['title_prefix']}'") == 0
 
 
@@ -147,30 +147,30 @@ def test_a_failing_certificate_leaves_the_request_open_and_a_rerun_continues(iss
     ledger, ids = issue_ledger
     alice, ops = ledger.policy.principal("alice"), ledger.policy.principal("ops")
     request = create_request(ledger, alice, subject="Helena Marchetti", requested_by="DSR-2026-019", scope="chunks")
-    preview(ledger, alice, request["request_id"])
-    confirm(ledger, alice, request["request_id"], "Helena Marchetti")
+    preview(ledger, alice, request.request_id)
+    confirm(ledger, alice, request.request_id, "Helena Marchetti")
     late = _write(tmp_path / "late", "late-memo.md", f"A late memo: Helena Marchetti approved the new rota. {PAD}", {"title": "Late memo"})
 
     def ingest_during_the_purge(step: str, i: int, n: int) -> None:  # a mention written after the plan was fixed
         if step == "registry":
             ingest(ledger, ops, [Source.from_path(late)])
 
-    cert = execute(ledger, alice, request["request_id"], progress=ingest_during_the_purge)
-    assert not cert["verified_clean"] and cert["remaining"]["subject_matches_left"]
-    assert cert["remaining"]["subject_matches_left"][0]["where"] == "chunk 1"
+    cert = execute(ledger, alice, request.request_id, progress=ingest_during_the_purge)
+    assert not cert.verified_clean and cert.remaining["subject_matches_left"]
+    assert cert.remaining["subject_matches_left"][0]["where"] == "chunk 1"
     from core.erasure.proof import certificate_markdown
 
     page = certificate_markdown(cert)
-    assert "Verified clean: NO" in page and "What remains" in page and f"purge --request {request['request_id']}" in page
-    state = get_request(ledger, request["request_id"])
-    assert state["status"] == "incomplete" and subject_of(ledger, request["request_id"]) == "Helena Marchetti"
+    assert "Verified clean: NO" in page and "What remains" in page and f"purge --request {request.request_id}" in page
+    state = get_request(ledger, request.request_id)
+    assert state.status == "incomplete" and subject_of(ledger, request.request_id) == "Helena Marchetti"
     # The re-run finds what remains (the late memo), never "nothing to do".
-    again = preview(ledger, alice, request["request_id"])
+    again = preview(ledger, alice, request.request_id)
     assert {m["where"] for m in again["matches"]} == {"chunk 1"} and again["chunks"] >= 1
-    confirm(ledger, alice, request["request_id"], "Helena Marchetti")
-    final = execute(ledger, alice, request["request_id"])
-    assert final["verified_clean"] and final["attempt"] == 2
-    assert get_request(ledger, request["request_id"])["status"] == "certified" and subject_of(ledger, request["request_id"]) is None
+    confirm(ledger, alice, request.request_id, "Helena Marchetti")
+    final = execute(ledger, alice, request.request_id)
+    assert final.verified_clean and final.attempt == 2
+    assert get_request(ledger, request.request_id).status == "certified" and subject_of(ledger, request.request_id) is None
 
 
 def test_an_undecodable_lance_file_fails_the_proof_by_name(issue_ledger) -> None:  # type: ignore[no-untyped-def]
@@ -185,9 +185,9 @@ def test_an_undecodable_lance_file_fails_the_proof_by_name(issue_ledger) -> None
     assert report["lance_files_decoded"] > 0 and report["raw_formats"]
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["control"], requested_by="DSR-2026-020")
-    cert = execute(ledger, alice, request["request_id"])
-    assert not cert["verified_clean"] and cert["remaining"]["lance_files_not_decodable"][0]["file"] == "lance/extra/stray.lance"
-    assert get_request(ledger, request["request_id"])["status"] == "incomplete"
+    cert = execute(ledger, alice, request.request_id)
+    assert not cert.verified_clean and cert.remaining["lance_files_not_decodable"][0]["file"] == "lance/extra/stray.lance"
+    assert get_request(ledger, request.request_id).status == "incomplete"
 
 
 def _sealed_subjects_left(ledger) -> tuple[int, int]:  # type: ignore[no-untyped-def]
@@ -208,13 +208,13 @@ def test_a_dry_run_keeps_nothing_decryptable_after_certification(issue_ledger) -
     ledger.store.refresh()
     for rid in (dry["request_id"], dry_initial["request_id"]):
         closed = get_request(ledger, rid)
-        assert closed["status"] == "cancelled" and closed["cancel_reason"].startswith("superseded by era_")
+        assert closed.status == "cancelled" and closed.cancel_reason.startswith("superseded by era_")
         assert subject_of(ledger, rid) is None
     assert subject_of(ledger, other["request_id"]) == "Ana"  # another person's open request is untouched
     assert _sealed_subjects_left(ledger) == (1, 1)
     cancelled = _cli(ledger, "--cancel", other["request_id"], "--reason", "withdrawn (DSR-2026-022)")
     assert cancelled.exit_code == 0, cancelled.output
-    assert get_request(ledger, other["request_id"])["status"] == "cancelled" and _sealed_subjects_left(ledger) == (0, 0)
+    assert get_request(ledger, other["request_id"]).status == "cancelled" and _sealed_subjects_left(ledger) == (0, 0)
     with pytest.raises(Exception, match="cancelled"):
         cancel(ledger, alice, other["request_id"], "again")
     if ledger.engine.dialect.name == "sqlite":  # no byte of the identifiers is left in the database files

@@ -64,8 +64,8 @@ def test_a_purge_with_a_vector_index_is_certified_with_the_index_scan(ledger) ->
     register_documents(ledger, rows)
     alice = ledger.policy.principal("alice")
     target = rows[250]["doc_id"]
-    cert = execute(ledger, alice, create_request(ledger, alice, doc_id=target, requested_by="a data subject")["request_id"])
-    scan = cert["verification"]["index_scan"]
-    assert cert["verified_clean"] and scan["clean"] and scan["row_ids_checked"] > 0 and "vector_idx" in scan["indexes"]
-    assert cert["erased"]["lancedb"]["tables"]["chunks"]["fragments_rewritten"] == 1
+    cert = execute(ledger, alice, create_request(ledger, alice, doc_id=target, requested_by="a data subject").request_id)
+    scan = cert.verification["index_scan"]
+    assert cert.verified_clean and scan["clean"] and scan["row_ids_checked"] > 0 and "vector_idx" in scan["indexes"]
+    assert cert.erased["lancedb"]["tables"]["chunks"]["fragments_rewritten"] == 1
     assert ledger.store.count(f"doc_id = '{target}'") == 0 and ledger.store.count() == 596

@@ -64,13 +64,13 @@ def test_document_purge_erases_everywhere_and_certifies(populated) -> None:  # t
     alice = ledger.policy.principal("alice")
     erased_chunks = {r["chunk_id"] for r in ledger.store.rows_where(f"doc_id = '{ids['hr']}'")}
     request = create_request(ledger, alice, doc_id=ids["hr"], requested_by="the data subject", reason="Art. 17")
-    summary = preview(ledger, alice, request["request_id"])
+    summary = preview(ledger, alice, request.request_id)
     assert (summary["documents"], summary["chunks"]) == (1, len(erased_chunks)) and summary["audit_records"] >= 1  # the answer citing it (ingestion records seal no text)
-    cert = execute(ledger, alice, request["request_id"])
+    cert = execute(ledger, alice, request.request_id)
 
-    assert cert["verified_clean"] and cert["erased"]["lancedb"]["chunks_deleted"] == len(erased_chunks)
-    assert cert["certificate_sha256"] == certificate_hash({k: v for k, v in cert.items() if k != "audit_record_id"})
-    assert SUBJECT not in json.dumps(cert) and EMAIL not in json.dumps(cert)
+    assert cert.verified_clean and cert.erased["lancedb"]["chunks_deleted"] == len(erased_chunks)
+    assert cert.certificate_sha256 == certificate_hash({k: v for k, v in cert.to_dict().items() if k != "audit_record_id"})
+    assert SUBJECT not in json.dumps(cert.to_dict()) and EMAIL not in json.dumps(cert.to_dict())
     _assert_no_trace(ledger, ["ZXQ-ALPHA-7781", "moved to the day shift", "grievance"], erased_chunks)
     assert get_document(ledger, ids["hr"])["status"] == "erased" and get_document(ledger, ids["hr"])["title"] == "[erased]"
     assert not (ledger.settings.uploads_dir / ids["hr"]).exists()
@@ -91,11 +91,11 @@ def test_document_purge_erases_everywhere_and_certifies(populated) -> None:  # t
     assert ledger.audit.records(record_id=answers["hr"].audit_id)[0]["erased"]
     purge_records = ledger.audit.records(kinds=["purge"])
     assert {r["payload"]["stage"] for r in purge_records} >= {"started", "certified"}
-    assert any(r["payload"].get("certificate_sha256") == cert["certificate_sha256"] for r in purge_records)
+    assert any(r["payload"].get("certificate_sha256") == cert.certificate_sha256 for r in purge_records)
     # Indexes still answer other queries.
     result = ask(ledger, alice, "After how many minutes do laptops lock?")
     assert "5 minutes" in result.answer
-    assert get_request(ledger, request["request_id"])["status"] == "certified"
+    assert get_request(ledger, request.request_id).status == "certified"
     assert "Verified clean: yes" in certificate_markdown(cert)
 
 
@@ -105,10 +105,10 @@ def test_subject_purge_of_chunks_keeps_the_rest_of_a_document(populated) -> None
     request = create_request(ledger, alice, subject=EMAIL.upper(), requested_by="data subject", scope="chunks")
     # The e-mail appears only in the HR file; a search by the name finds the team-news chunk too.
     by_name = create_request(ledger, alice, subject=SUBJECT, requested_by="data subject", scope="chunks")
-    summary = preview(ledger, alice, by_name["request_id"])
+    summary = preview(ledger, alice, by_name.request_id)
     assert ids["mixed"] in summary["partial_doc_ids"] and ids["other"] not in summary["partial_doc_ids"] + summary["doc_ids"]
-    confirm(ledger, alice, by_name["request_id"], SUBJECT)
-    execute(ledger, alice, by_name["request_id"])
+    confirm(ledger, alice, by_name.request_id, SUBJECT)
+    execute(ledger, alice, by_name.request_id)
     _assert_no_trace(ledger, [SUBJECT, "Leeds"], set(summary["chunk_ids"]))
     canteen = ask(ledger, alice, "Which day does the canteen serve a vegan lunch?")
     assert "Thursdays" in canteen.answer
@@ -123,26 +123,26 @@ def test_subject_purge_of_chunks_keeps_the_rest_of_a_document(populated) -> None
     # request keeps the subject's identifier once the certificate is issued.
     from core.erasure.requests import subject_of
 
-    superseded = get_request(ledger, request["request_id"])
-    assert (superseded["status"], superseded["cancel_reason"]) == ("cancelled", f"superseded by {by_name['request_id']}")
-    assert subject_of(ledger, by_name["request_id"]) is None and subject_of(ledger, request["request_id"]) is None
+    superseded = get_request(ledger, request.request_id)
+    assert (superseded.status, superseded.cancel_reason) == ("cancelled", f"superseded by {by_name.request_id}")
+    assert subject_of(ledger, by_name.request_id) is None and subject_of(ledger, request.request_id) is None
     # A request for an identifier no longer stored anywhere is a no-op that says so.
     again = create_request(ledger, alice, subject=EMAIL, requested_by="data subject", scope="chunks")
-    preview(ledger, alice, again["request_id"])
-    confirm(ledger, alice, again["request_id"], EMAIL)
+    preview(ledger, alice, again.request_id)
+    confirm(ledger, alice, again.request_id, EMAIL)
     with pytest.raises(AlreadyErased, match="nothing matches"):
-        execute(ledger, alice, again["request_id"])
+        execute(ledger, alice, again.request_id)
 
 
 def test_purging_an_erased_document_again_is_a_noop_that_says_so(populated) -> None:  # type: ignore[no-untyped-def]
     ledger, ids, _ = populated
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["other"], requested_by="x")
-    execute(ledger, alice, request["request_id"])
+    execute(ledger, alice, request.request_id)
     with pytest.raises(AlreadyErased, match="already erased"):
         create_request(ledger, alice, doc_id=ids["other"], requested_by="x")
     with pytest.raises(AlreadyErased, match="already executed"):
-        execute(ledger, alice, request["request_id"])
+        execute(ledger, alice, request.request_id)
 
 
 def test_only_compliance_may_purge_and_the_denial_is_audited(populated) -> None:  # type: ignore[no-untyped-def]
@@ -158,10 +158,10 @@ def test_requests_show_deadline_and_overdue(populated) -> None:  # type: ignore[
     ledger, ids, _ = populated
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["other"], requested_by="x")
-    assert request["due_at"][:10] > request["received_at"][:10] and not request["overdue"]
+    assert request.due_at[:10] > request.received_at[:10] and not request.overdue
     with ledger.engine.begin() as conn:
-        conn.execute(text("UPDATE erasure_requests SET due_at = '2020-01-01T00:00:00+00:00' WHERE request_id = :r"), {"r": request["request_id"]})
-    assert [r["overdue"] for r in list_requests(ledger, alice) if r["request_id"] == request["request_id"]] == [True]
+        conn.execute(text("UPDATE erasure_requests SET due_at = '2020-01-01T00:00:00+00:00' WHERE request_id = :r"), {"r": request.request_id})
+    assert [r.overdue for r in list_requests(ledger, alice) if r.request_id == request.request_id] == [True]
 
 
 def test_bad_requests_are_refused_with_what_to_do(populated) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +188,7 @@ def test_certificates_are_read_only_with_the_purge_permission(populated) -> None
     ledger, ids, _ = populated
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["other"], requested_by="DSR-9")
-    execute(ledger, alice, request["request_id"])
-    assert certificate(ledger, alice, request["request_id"])["verified_clean"]
+    execute(ledger, alice, request.request_id)
+    assert certificate(ledger, alice, request.request_id).verified_clean
     with pytest.raises(AccessDenied):
-        certificate(ledger, ledger.policy.principal("carol"), request["request_id"])
+        certificate(ledger, ledger.policy.principal("carol"), request.request_id)

@@ -67,8 +67,8 @@ def reference(template, tmp_path_factory):  # type: ignore[no-untyped-def]
     ledger = _copy(home, tmp_path_factory.mktemp("ref") / "home")
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["hr"], requested_by="subject")
-    cert = execute(ledger, alice, request["request_id"])
-    assert cert["verified_clean"]
+    cert = execute(ledger, alice, request.request_id)
+    assert cert.verified_clean
     return _state(ledger)
 
 
@@ -79,9 +79,9 @@ def test_killed_purge_resumes_to_the_same_final_state(template, reference, tmp_p
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["hr"], requested_by="subject")
     env = {**os.environ, "RAGLEDGER_HOME": str(tmp_path / "home"), CRASH_ENV: step}
-    proc = subprocess.run([sys.executable, "-c", RUN_PURGE, request["request_id"]], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", RUN_PURGE, request.request_id], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr[-3000:]
-    assert pending_requests(ledger) == [request["request_id"]]
+    assert pending_requests(ledger) == [request.request_id]
     for rid in pending_requests(ledger):  # what `ragledger purge --resume` does
         execute(ledger, alice, rid)
     assert _state(ledger) == reference
@@ -116,11 +116,11 @@ def test_purge_racing_with_ingestion_and_asks_loses_nothing_unrelated(template, 
     for t in threads:
         t.start()
     request = create_request(ledger, alice, doc_id=ids["hr"], requested_by="subject")
-    cert = execute(ledger, alice, request["request_id"])
+    cert = execute(ledger, alice, request.request_id)
     for t in threads:
         t.join(300)
     assert not errors, errors
-    assert cert["verified_clean"]
+    assert cert.verified_clean
     ledger.store.refresh()
     with ledger.engine.connect() as conn:
         counts = dict(conn.execute(text("SELECT doc_id, chunk_count FROM documents WHERE status = 'active'")).all())

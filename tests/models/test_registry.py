@@ -154,9 +154,9 @@ def test_purge_flags_the_checkpoints_trained_on_the_document(tidal, tmp_path) ->
     hit = _external(ledger, tmp_path, "hit", dataset_id=build_dataset(ledger, dave, "pairs", doc_ids=[docs["marine-operations"]]).dataset_id)
     spared = _external(ledger, tmp_path, "spared", dataset_id=build_dataset(ledger, dave, "pairs", doc_ids=[docs["grid-connection"]]).dataset_id)
     request = create_request(ledger, alice, doc_id=docs["marine-operations"], requested_by="data subject", reason="test")
-    purge.execute(ledger, alice, request["request_id"])
+    purge.execute(ledger, alice, request.request_id)
     by_id = {c.checkpoint_id: c for c in list_checkpoints(ledger, alice)}
-    assert by_id[hit.checkpoint_id].stage == "flagged" and by_id[hit.checkpoint_id].flag_request_id == request["request_id"]
+    assert by_id[hit.checkpoint_id].stage == "flagged" and by_id[hit.checkpoint_id].flag_request_id == request.request_id
     assert by_id[spared.checkpoint_id].stage == "candidate"
 
 

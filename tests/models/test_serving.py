@@ -75,10 +75,10 @@ def test_purge_of_a_document_in_the_production_embedders_dataset_falls_back_to_t
 
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=docs["marine-operations"], requested_by="data subject", reason="test")
-    cert = purge.execute(ledger, alice, request["request_id"])
-    assert cert["verified_clean"], cert.get("remaining")
+    cert = purge.execute(ledger, alice, request.request_id)
+    assert cert.verified_clean, cert.remaining
     assert get_checkpoint(ledger, e1).stage == "flagged" and get_checkpoint(ledger, e0).stage == "production"  # serving again
-    assert cert["serving_embedder_fallback"]["from"] == e1 and cert["serving_embedder_fallback"]["to"] == e0
+    assert cert.serving_embedder_fallback["from"] == e1 and cert.serving_embedder_fallback["to"] == e0
 
     index = json.loads((ledger.settings.home / "active_index.json").read_text())
     assert index["embedder_id"] == e0 and index["table"] != old_table and index["served_before"][0] == e1
@@ -90,7 +90,7 @@ def test_purge_of_a_document_in_the_production_embedders_dataset_falls_back_to_t
     assert docs["marine-operations"] not in {c.doc_id for c in result.citations}
     events = ledger.audit.records(kinds=["embedder_fallback"])
     assert [(e["payload"]["from_embedder"], e["payload"]["to_embedder"], e["payload"]["request_id"]) for e in events] == [
-        (e1, e0, request["request_id"])]
+        (e1, e0, request.request_id)]
     status = embedder_status(ledger)
     assert status["embedder"] == e0 and not status["flagged"] and status["may_serve"]
     assert flagged_serving(ledger)[e1] == f"flagged: serving falls back to {e0}"

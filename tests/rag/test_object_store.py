@@ -84,12 +84,12 @@ def test_ingest_ask_purge_and_proof_on_a_versioned_bucket(tmp_path, write_doc, a
     assert before["object_store"]["objects_read"] > 0 and any(h["file"].startswith(bucket.uri("tenant-a/lance")) for h in before["hits"])
 
     request = create_request(ledger, alice, doc_id=hr.doc_id, requested_by="the data subject", reason="Art. 17")
-    preview(ledger, alice, request["request_id"])
-    cert = execute(ledger, alice, request["request_id"])
+    preview(ledger, alice, request.request_id)
+    cert = execute(ledger, alice, request.request_id)
 
-    assert cert["verified_clean"], cert.get("remaining")
-    assert cert["erased"]["lancedb"]["object_versions_removed"] > 0
-    scan = cert["verification"]["disk_scan"]
+    assert cert.verified_clean, cert.remaining
+    assert cert.erased["lancedb"]["object_versions_removed"] > 0
+    scan = cert.verification["disk_scan"]
     assert scan["object_store"]["uri"] == bucket.uri("tenant-a/lance") and scan["lance_files_decoded"] > 0
     # Nothing of the erased document is left in the bucket: no old object version, no delete marker.
     versions = bucket.object_versions("tenant-a/lance/")
@@ -98,7 +98,7 @@ def test_ingest_ask_purge_and_proof_on_a_versioned_bucket(tmp_path, write_doc, a
     assert [h for h in scan_disk(ledger, [hr.doc_id, SECRET])["hits"] if h["store"] == "lance"] == []
     # The other document is still served from the bucket.
     assert ledger.store.count(id_predicate("doc_id", [hr.doc_id])) == 0 and ledger.store.count() > 0
-    assert SECRET not in json.dumps(cert)
+    assert SECRET not in json.dumps(cert.to_dict())
 
 
 def test_the_proof_catches_an_old_object_version(tmp_path, aws_env, s3_versioned_bucket) -> None:  # type: ignore[no-untyped-def]

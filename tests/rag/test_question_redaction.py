@@ -52,9 +52,9 @@ def test_erasing_the_person_makes_their_stored_questions_unreadable(corpus) -> N
     [record] = ledger.audit.records(record_id=naming.audit_id)
     assert f'"doc:{ids["person"]}"' in record["key_refs"] and "Marchetti" not in record["text"]["question"]
     request = create_request(ledger, alice, subject="Helena Marchetti", requested_by="DSR-2026-031", scope="chunks")
-    preview(ledger, alice, request["request_id"])
-    confirm(ledger, alice, request["request_id"], "Helena Marchetti")
-    assert execute(ledger, alice, request["request_id"])["verified_clean"]
+    preview(ledger, alice, request.request_id)
+    confirm(ledger, alice, request.request_id, "Helena Marchetti")
+    assert execute(ledger, alice, request.request_id).verified_clean
     assert ledger.audit.records(record_id=naming.audit_id)[0]["erased"]
     kept = ledger.audit.records(record_id=plain.audit_id)[0]
     assert not kept["erased"] and kept["text"]["question"] == "After how many minutes do laptops lock?"
@@ -71,7 +71,7 @@ def test_the_index_follows_the_table_version(corpus, write_doc) -> None:  # type
     assert extended is first and extended.find("Is Priya Raman here?")[1] == {new.doc_id}
     alice = ledger.policy.principal("alice")
     request = create_request(ledger, alice, doc_id=ids["person"], requested_by="DSR-2026-032")
-    execute(ledger, alice, request["request_id"])
+    execute(ledger, alice, request.request_id)
     rebuilt = known_pii(ledger)  # a version that removed chunks rebuilds: the erased person is not looked for
     assert rebuilt is not first and rebuilt.find("Is H. Marchetti here?") == ([], set())
 
