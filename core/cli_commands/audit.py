@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.cli_base import DEFAULT_CLI_USER, cli, emit, ledger_command, open_ledger, user_option
 
 
 @cli.group()
@@ -68,24 +68,21 @@ def audit_verify(as_json: bool, export_file: Path | None, checkpoints: tuple[Pat
         sys.exit(5)
 
 
-@audit.command("checkpoint")
+# A signed note ends in its own newline and an auditor keeps it byte for byte: print it as it is.
+@ledger_command(audit, "checkpoint", principal=False, text=lambda cp: click.echo(cp.note, nl=False),
+                to_json=lambda cp: {"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "time": cp.time, "note": cp.note})
 @click.option("--new", "fresh", is_flag=True, help="sign a checkpoint of the log as it is now first")
-@click.option("--json", "as_json", is_flag=True)
-def audit_checkpoint(fresh: bool, as_json: bool) -> None:
+def audit_checkpoint(ledger, fresh: bool):  # type: ignore[no-untyped-def]
     """Print the latest signed checkpoint (C2SP format) for an auditor to keep elsewhere."""
     from core.audit.checkpoint_views import latest_checkpoint
 
-    cp = latest_checkpoint(open_ledger(), fresh)
-    if as_json:
-        emit({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "time": cp.time, "note": cp.note}, True)
-    else:
-        click.echo(cp.note, nl=False)
+    return latest_checkpoint(ledger, fresh)
 
 
-@audit.command("key")
-def audit_key() -> None:
+@ledger_command(audit, "key", principal=False, json_flag=False)
+def audit_key(ledger) -> str:  # type: ignore[no-untyped-def]
     """Print the log's verifier key (the note-format public key that checks its checkpoints)."""
-    click.echo(open_ledger().audit.checkpointer.vkey())
+    return ledger.audit.checkpointer.vkey()
 
 
 @audit.command("prove")
@@ -126,24 +123,23 @@ def audit_export(fmt: str, output: Path | None, user: str) -> None:
         click.echo(text, nl=False)
 
 
-@audit.command("list")
+def _trail_lines(rows: list[dict]):  # type: ignore[no-untyped-def]
+    for r in rows:
+        text = "[erased]" if r["erased"] else (r["text"].get("question") or "")
+        yield f"{r['seq']:>6} {r['at'][:19]} {r['kind']:<8} {r['actor']:<8} {text[:80]}"
+
+
+@ledger_command(audit, "list", text=_trail_lines)
 @click.option("--kind", "kinds", multiple=True, help="answer, denial, ingest, ...")
 @click.option("--actor")
 @click.option("--about", help="only the questions that named this data subject (a name, an e-mail or an id); the search is audited")
 @click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@user_option(DEFAULT_CLI_USER)
-def audit_list(kinds: tuple[str, ...], actor: str | None, about: str | None, limit: int, as_json: bool, user: str) -> None:
+def audit_list(ledger, principal, kinds: tuple[str, ...], actor: str | None, about: str | None, limit: int,  # type: ignore[no-untyped-def]
+               as_json: bool) -> list[dict]:
     """Newest records first, with sealed text opened where it has not been erased."""
     from core.workbench.audit_views import list_trail
 
-    ledger = open_ledger()
-    rows = list_trail(ledger, ledger.policy.principal(user), about=about, kinds=list(kinds) or None, actor=actor, limit=limit)
+    rows = list_trail(ledger, principal, about=about, kinds=list(kinds) or None, actor=actor, limit=limit)
     if about and not rows and not as_json:
         click.echo("no record names that subject (or it was erased)", err=True)
-    if as_json:
-        emit(rows, True)
-        return
-    for r in rows:
-        text = "[erased]" if r["erased"] else (r["text"].get("question") or "")
-        click.echo(f"{r['seq']:>6} {r['at'][:19]} {r['kind']:<8} {r['actor']:<8} {text[:80]}")
+    return rows

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from core.cli_base import DEFAULT_CLI_USER, cli, emit, open_ledger, user_option
+from core.cli_base import DEFAULT_CLI_USER, cli, emit, ledger_command, open_ledger, user_option
 from core.config import REPO_ROOT
 
 
@@ -52,40 +52,27 @@ def documents() -> None:
     """The document registry."""
 
 
-@documents.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@user_option(DEFAULT_CLI_USER)
-def documents_list(as_json: bool, user: str) -> None:
+@ledger_command(documents, "list", text=lambda docs: (f"{d['doc_id']}  {d['classification']:<12} {','.join(d['groups']):<20} "
+                                                        f"{d['chunk_count']:>3}  {d['title']}" for d in docs))
+def documents_list(ledger, principal) -> list[dict]:  # type: ignore[no-untyped-def]
     """Documents visible to --user."""
     from core.rag.documents import list_documents
 
-    ledger = open_ledger()
-    docs = list_documents(ledger, ledger.policy.principal(user))
-    if as_json:
-        emit(docs, True)
-        return
-    for d in docs:
-        click.echo(f"{d['doc_id']}  {d['classification']:<12} {','.join(d['groups']):<20} {d['chunk_count']:>3}  {d['title']}")
+    return list_documents(ledger, principal)
 
 
-@documents.command("relabel")
+@ledger_command(documents, "relabel",
+                text=lambda out, doc_id: f"{doc_id}: [{', '.join(out['old']['groups'])}] {out['old']['classification']} -> "
+                                         f"[{', '.join(out['new']['groups'])}] {out['new']['classification']} ({out['chunks']} chunks)")
 @click.argument("doc_id")
 @click.option("--groups", help="comma-separated new groups (default: unchanged)")
 @click.option("--classification", type=click.Choice(["public", "internal", "confidential", "restricted"]), help="new level (default: unchanged)")
-@click.option("--json", "as_json", is_flag=True)
-@user_option(DEFAULT_CLI_USER)
-def documents_relabel(doc_id: str, groups: str | None, classification: str | None, as_json: bool, user: str) -> None:
+def documents_relabel(ledger, principal, doc_id: str, groups: str | None, classification: str | None) -> dict:  # type: ignore[no-untyped-def]
     """Change a document's groups or classification (audited; needs documents.ingest on both label sets)."""
     from core.rag.relabel import relabel
 
-    ledger = open_ledger()
-    out = relabel(ledger, ledger.policy.principal(user), doc_id,
-                  groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None, classification=classification)
-    if as_json:
-        emit(out, True)
-        return
-    click.echo(f"{doc_id}: [{', '.join(out['old']['groups'])}] {out['old']['classification']} -> "
-               f"[{', '.join(out['new']['groups'])}] {out['new']['classification']} ({out['chunks']} chunks)")
+    return relabel(ledger, principal, doc_id,
+                   groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None, classification=classification)
 
 
 @cli.group()
@@ -129,30 +116,25 @@ def store_group() -> None:
     """The chunk store (encryption at rest: docs/encryption.md)."""
 
 
-def _rewrite(encrypt: bool, as_json: bool, user: str) -> None:
+def _rewrite(ledger, principal, encrypt: bool) -> dict:  # type: ignore[no-untyped-def]
     from core.rag.chunk_migrate import rewrite_store
     from core.audit.guard import require_audited
 
-    ledger = open_ledger()
-    require_audited(ledger, ledger.policy.principal(user), "documents.ingest", f"store.{'encrypt' if encrypt else 'decrypt'}")
-    result = rewrite_store(ledger, encrypt)
-    if as_json:
-        emit(result, True)
-        return
-    click.echo(f"{result['table']}: {result['chunks']} chunks, {result['rewritten']} re-written {'encrypted' if encrypt else 'in the clear'}")
+    require_audited(ledger, principal, "documents.ingest", f"store.{'encrypt' if encrypt else 'decrypt'}")
+    return rewrite_store(ledger, encrypt)
 
 
-@store_group.command("encrypt")
-@click.option("--json", "as_json", is_flag=True)
-@user_option(DEFAULT_CLI_USER)
-def store_encrypt(as_json: bool, user: str) -> None:
+def _rewritten(how: str):  # type: ignore[no-untyped-def]
+    return lambda result: f"{result['table']}: {result['chunks']} chunks, {result['rewritten']} re-written {how}"
+
+
+@ledger_command(store_group, "encrypt", text=_rewritten("encrypted"))
+def store_encrypt(ledger, principal) -> dict:  # type: ignore[no-untyped-def]
     """Re-write a plaintext chunk store encrypted (needed once chunk_store.encryption is on)."""
-    _rewrite(True, as_json, user)
+    return _rewrite(ledger, principal, True)
 
 
-@store_group.command("decrypt")
-@click.option("--json", "as_json", is_flag=True)
-@user_option(DEFAULT_CLI_USER)
-def store_decrypt(as_json: bool, user: str) -> None:
+@ledger_command(store_group, "decrypt", text=_rewritten("in the clear"))
+def store_decrypt(ledger, principal) -> dict:  # type: ignore[no-untyped-def]
     """Re-write an encrypted chunk store in the clear (after setting chunk_store.encryption: off)."""
-    _rewrite(False, as_json, user)
+    return _rewrite(ledger, principal, False)
