@@ -79,7 +79,7 @@ def test_issue_reproduction_every_spelling_is_erased_and_carol_gets_nothing(issu
     ledger, ids = issue_ledger
     dry = _cli(ledger, "--subject", "Helena Marchetti", "--scope", "chunks", "--requested-by", "DSR-2026-016", "--dry-run", "--json")
     assert dry.exit_code == 0, dry.output
-    summary = json.loads(dry.output)
+    summary = json.loads(dry.stdout)
     matched = {m["doc_id"] for m in summary["matches"]}
     assert matched == {ids[k] for k in ("line_break", "file_name", "owner", "title_prefix", "initial", "ssn_only")}
     kinds = {(m["doc_id"], m["where"], m["kind"]) for m in summary["matches"]}
@@ -120,7 +120,7 @@ def test_a_short_name_matches_whole_words_only(issue_ledger) -> None:  # type: i
     ledger, ids = issue_ledger
     out = _cli(ledger, "--subject", "Ana", "--requested-by", "DSR-2026-017", "--dry-run", "--json")
     assert out.exit_code == 0, out.output
-    summary = json.loads(out.output)
+    summary = json.loads(out.stdout)
     assert summary["doc_ids"] == [ids["control"]] and summary["documents"] == 1
     assert [m["passage"].count("[[") for m in summary["matches"]] == [1]  # "Ana", not "Anabel" or "analysis"
     assert "[[Ana]] from IT and Anabel" in summary["matches"][0]["passage"]
@@ -200,9 +200,9 @@ def _sealed_subjects_left(ledger) -> tuple[int, int]:  # type: ignore[no-untyped
 def test_a_dry_run_keeps_nothing_decryptable_after_certification(issue_ledger) -> None:  # type: ignore[no-untyped-def]
     ledger, ids = issue_ledger
     alice = ledger.policy.principal("alice")
-    dry = json.loads(_cli(ledger, "--subject", "Helena Marchetti", "--requested-by", "DSR-2026-021", "--dry-run", "--json").output)
-    dry_initial = json.loads(_cli(ledger, "--subject", "H. Marchetti", "--requested-by", "DSR-2026-021", "--dry-run", "--json").output)
-    other = json.loads(_cli(ledger, "--subject", "Ana", "--requested-by", "DSR-2026-022", "--dry-run", "--json").output)
+    dry = json.loads(_cli(ledger, "--subject", "Helena Marchetti", "--requested-by", "DSR-2026-021", "--dry-run", "--json").stdout)
+    dry_initial = json.loads(_cli(ledger, "--subject", "H. Marchetti", "--requested-by", "DSR-2026-021", "--dry-run", "--json").stdout)
+    other = json.loads(_cli(ledger, "--subject", "Ana", "--requested-by", "DSR-2026-022", "--dry-run", "--json").stdout)
     real = _cli(ledger, "--subject", "Helena Marchetti", "--scope", "chunks", "--requested-by", "DSR-2026-021", "--yes")
     assert real.exit_code == 0 and "Verified clean: yes" in real.output, real.output
     ledger.store.refresh()

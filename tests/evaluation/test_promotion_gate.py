@@ -78,7 +78,7 @@ def test_an_override_needs_a_reason_and_the_reason_is_recorded(gated, monkeypatc
     done = CliRunner().invoke(cli, ["models", "promote", gated["harsh"], "--override", "pilot on the tidal corpus, reviewed by legal",
                                     "--json", "--user", "alice"])
     assert done.exit_code == 0, done.output
-    assert json.loads(done.output)["stage"] == "production"
+    assert json.loads(done.stdout)["stage"] == "production"
     ledger.forget_index()
     assert ledger.active_index()["embedder_id"] == gated["harsh"] and ledger.store.count() > 0
     [gate] = ledger.audit.records(kinds=["promotion_gate"], limit=1)

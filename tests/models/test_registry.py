@@ -238,18 +238,18 @@ def test_cli_models_and_datasets_json(tidal, tmp_path, monkeypatch) -> None:
     runner = CliRunner()
     built = runner.invoke(cli, ["datasets", "build", "pairs", "--doc", docs["grid-connection"], "--json", "--user", "dave"])
     assert built.exit_code == 0, built.output
-    dataset = json.loads(built.output)
+    dataset = json.loads(built.stdout)
     assert dataset["docs"] == 1 and dataset["redaction_profile"] == "engineering"
     folder = embedder_folder(tmp_path / "cluster")
     manifest = write_manifest(tmp_path / "m.json", folder, dataset_id=dataset["dataset_id"])
     reg = runner.invoke(cli, ["models", "register", str(folder), "--manifest", str(manifest), "--json", "--user", "dave"])
     assert reg.exit_code == 0, reg.output
-    ckpt = json.loads(reg.output)["checkpoint_id"]
-    listed = json.loads(runner.invoke(cli, ["models", "list", "--json", "--user", "alice"]).output)
+    ckpt = json.loads(reg.stdout)["checkpoint_id"]
+    listed = json.loads(runner.invoke(cli, ["models", "list", "--json", "--user", "alice"]).stdout)
     assert [c["checkpoint_id"] for c in listed] == [ckpt]
-    lineage = json.loads(runner.invoke(cli, ["models", "lineage", docs["grid-connection"], "--json"]).output)
+    lineage = json.loads(runner.invoke(cli, ["models", "lineage", docs["grid-connection"], "--json"]).stdout)
     assert [c["checkpoint_id"] for c in lineage["checkpoints"]] == [ckpt]
-    flagged = json.loads(runner.invoke(cli, ["models", "flag", "--doc", docs["grid-connection"], "--reason", "disputed", "--json"]).output)
+    flagged = json.loads(runner.invoke(cli, ["models", "flag", "--doc", docs["grid-connection"], "--reason", "disputed", "--json"]).stdout)
     assert flagged == {"flagged": [ckpt]}
     denied = runner.invoke(cli, ["models", "promote", ckpt, "--user", "dave"])
     assert isinstance(denied.exception, AccessDenied)
@@ -267,7 +267,7 @@ def test_cli_models_fallback_rebuilds_the_index_of_a_flagged_embedder(tidal, tmp
     ckpt = _external(ledger, tmp_path, "cluster", dataset_id=build_dataset(ledger, dave, "pairs", doc_ids=[docs["grid-connection"]]).dataset_id)
     promote(ledger, alice, ckpt.checkpoint_id, "production")
     runner = CliRunner()
-    idle = json.loads(runner.invoke(cli, ["models", "fallback", "--json", "--user", "alice"]).output)
+    idle = json.loads(runner.invoke(cli, ["models", "fallback", "--json", "--user", "alice"]).stdout)
     assert idle["fallback"] is None and idle["embedder"] == ckpt.checkpoint_id and idle["may_serve"]
     flag(ledger, dave, ckpt.checkpoint_id, "bad holdout eval")
     denied = runner.invoke(cli, ["models", "fallback", "--user", "dave"])
