@@ -34,6 +34,8 @@ class Settings:
     # Where the chunk table lives: None for RAGLEDGER_HOME/lance, or an object store URI
     # (s3://bucket/prefix; endpoint and keys from the AWS_* variables, core/rag/object_store.py).
     lance_uri: str | None = None
+    # RAGLEDGER_RAY: ingest on Ray by default (auto, or a cluster head's HOST:PORT; core/rag/ray_ingest.py).
+    ray_address: str | None = None
 
     @property
     def lance_dir(self) -> Path:
@@ -70,4 +72,5 @@ class Settings:
             raise ConfigError(f"RAGLEDGER_LANCE_URI={lance_uri!r} is not supported",
                               hint="give s3://bucket/prefix (endpoint and keys in AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), or unset it for RAGLEDGER_HOME/lance")
         resolved.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return cls(home=resolved, policies_dir=policies, database_url=url, lance_uri=lance_uri)
+        return cls(home=resolved, policies_dir=policies, database_url=url, lance_uri=lance_uri,
+                   ray_address=os.environ.get("RAGLEDGER_RAY") or None)

@@ -14,7 +14,8 @@ def _progress(name: str, i: int, n: int) -> None:
         click.echo(f"[{i + 1}/{n}] {name}", err=True)
 
 
-def _run_ingest(paths: list[Path], user: str, groups: str | None, classification: str | None, title: str | None, as_json: bool) -> None:
+def _run_ingest(paths: list[Path], user: str, groups: str | None, classification: str | None, title: str | None, as_json: bool,
+                ray: str | None = None) -> None:
     from core.rag.ingest import Source, expand_paths, ingest
     import core.evaluation.freshness  # noqa: F401  (re-asks the golden set after an ingest, policy evaluation.on_new_version)
 
@@ -24,7 +25,7 @@ def _run_ingest(paths: list[Path], user: str, groups: str | None, classification
     results = ingest(
         ledger, principal, [Source.from_path(p) for p in files],
         groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
-        classification=classification, title=title, progress=None if as_json else _progress,
+        classification=classification, title=title, progress=None if as_json else _progress, ray=ray,
     )
     if as_json:
         for r in results:
@@ -41,10 +42,12 @@ def _run_ingest(paths: list[Path], user: str, groups: str | None, classification
 @click.option("--classification", type=click.Choice(["public", "internal", "confidential", "restricted"]))
 @click.option("--title", help="title (single file only; overrides front matter)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per document")
+@click.option("--ray", metavar="auto|ADDRESS", help="PII analysis and embedding on Ray: auto (local) or a head's HOST:PORT (default RAGLEDGER_RAY)")
 @user_option(DEFAULT_CLI_USER)
-def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str | None, title: str | None, as_json: bool, user: str) -> None:
+def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str | None, title: str | None, as_json: bool, user: str,
+               ray: str | None = None) -> None:
     """Ingest files or folders (.txt .md .pdf .docx .html)."""
-    _run_ingest(list(paths), user, groups, classification, title, as_json)
+    _run_ingest(list(paths), user, groups, classification, title, as_json, ray)
 
 
 @cli.group()

@@ -97,12 +97,16 @@ def ingest(
     title: str | None = None,
     progress: Progress | None = None,
     batch: int = BATCH,
+    ray: str | None = None,
 ) -> list[IngestResult]:
     """Ingest each source; an error on one file is raised at once, after the earlier files are stored.
 
     A pipeline (core/rag/ingest_pipeline.py): a worker thread extracts and analyses batch i+1 (PII with
     spaCy's nlp.pipe over the whole batch) while this thread embeds batch i in one encode call and
-    writes its chunks in one LanceDB append. Each document is still all-or-nothing."""
+    writes its chunks in one LanceDB append. Each document is still all-or-nothing.
+
+    `ray` (auto, or a cluster's HOST:PORT; default RAGLEDGER_RAY): the PII analysis and the embedding
+    run on Ray (core/rag/ray_ingest.py); storing, the ledger and the audit stay here."""
     require_audited(ledger, principal, DOCUMENTS_INGEST.name, "ingest")
     ledger.follow_active_index()  # never write into a table another process's embedder switch dropped
     ledger.store.table  # an unreachable object store or refused credentials fail here, before any work
@@ -110,14 +114,19 @@ def ingest(
     from core.rag.embedder_setting import check_embedder_setting
 
     check_embedder_setting(ledger)  # never mix two models' vectors in one index
+    fanout = None
+    if ray or ledger.settings.ray_address:
+        from core.rag.ray_ingest import RayFanout
+
+        fanout = RayFanout(ray or ledger.settings.ray_address, ledger.embedder.path, ledger.embedder.identity)
     one_title = title if len(sources) == 1 else None
     results: list[IngestResult] = []
 
     def prepare(chunk: list[Source]) -> list[Prepared | IngestResult | BaseException]:
-        return _prepare_batch(ledger, principal, chunk, groups, classification, one_title)
+        return _prepare_batch(ledger, principal, chunk, groups, classification, one_title, fanout)
 
     def consume(items: list[Prepared | IngestResult | BaseException]) -> None:
-        for item in _store_batch(ledger, principal, items, done=len(results), total=len(sources), progress=progress):
+        for item in _store_batch(ledger, principal, items, done=len(results), total=len(sources), progress=progress, fanout=fanout):
             results.append(item)
 
     run_pipeline(sources, batch, prepare, consume)
@@ -216,7 +225,7 @@ def _unchanged(ledger: Ledger, principal: Principal, name: str, existing: Docume
 
 
 def _prepare_batch(ledger: Ledger, principal: Principal, sources: list[Source], groups: list[str] | None, classification: str | None,
-                   title: str | None) -> list[Prepared | IngestResult | BaseException]:
+                   title: str | None, fanout: Any = None) -> list[Prepared | IngestResult | BaseException]:
     """Extract and label each source (an error stays with its source), then one batched PII
     analysis of every new document and title. A failing batch is analysed again one document at a
     time, so the error is raised for the file that caused it, after the files before it are stored."""
@@ -228,6 +237,13 @@ def _prepare_batch(ledger: Ledger, principal: Principal, sources: list[Source], 
             items.append(e)
     todo = [(n, p) for n, p in enumerate(items) if isinstance(p, Prepared)]
     entities = ledger.policy.files.analyzed_entities
+    if fanout is not None:  # on Ray: one task per document, so an error stays with its document
+        for (n, p), got in zip(todo, fanout.analyze([(p.source.name, p.text, p.title) for _, p in todo], entities, ledger.recognizers)):
+            if isinstance(got, BaseException):
+                items[n] = got
+            else:
+                p.spans, p.title_spans = got
+        return items
     try:
         found = pii.analyze_many([p.text for _, p in todo] + [p.title for _, p in todo], entities, ledger.recognizers)
     except Exception:  # find which document fails: each one alone
@@ -245,7 +261,7 @@ def _prepare_batch(ledger: Ledger, principal: Principal, sources: list[Source], 
 
 
 def _store_batch(ledger: Ledger, principal: Principal, items: list[Prepared | IngestResult | BaseException], *, done: int, total: int,
-                 progress: Progress | None) -> Iterator[IngestResult]:
+                 progress: Progress | None, fanout: Any = None) -> Iterator[IngestResult]:
     """Embed the batch's new documents in one encode call, append their chunks in one LanceDB
     write, then register and audit them one by one. If a registration fails, the chunks of that
     document and of the later ones in the batch are removed again before the error is raised."""
@@ -256,7 +272,8 @@ def _store_batch(ledger: Ledger, principal: Principal, items: list[Prepared | In
         if isinstance(item, Prepared):
             ready.append(item)
     texts = [f"{p.title}\n{c.text}" for p in ready for c in p.chunks]
-    vectors = iter(ledger.embedder.embed(texts)) if texts else iter(())
+    embed = fanout.embedder([p.source.name for p in ready]) if fanout is not None else ledger.embedder.embed
+    vectors = iter(embed(texts)) if texts else iter(())
     planned = []
     for p in ready:
         own = [next(vectors) for _ in p.chunks]
