@@ -136,13 +136,22 @@ def verify_speed(n: int) -> dict:
         verdict = verify_ledger(ledger)
         verify_s, verify_cpu, child_cpu = time.perf_counter() - t, time.process_time() - cpu, _children_cpu() - child
         assert verdict.ok and verdict.records == n, verdict.findings[:3]
+        from core.audit import verify
+
+        split_from, verify.SPLIT_FROM = verify.SPLIT_FROM, n + 1  # the same log in one process: the split's gain on this machine
+        t = time.perf_counter()
+        alone = verify_ledger(ledger)
+        alone_s = time.perf_counter() - t
+        verify.SPLIT_FROM = split_from
+        assert alone.ok and alone.processes == 1 and alone.root == verdict.root
         t = time.perf_counter()
         bundle = prove(ledger, f"{n // 3:032x}")
         prove_s = time.perf_counter() - t
         return {"verify_records": n, "verify_s": round(verify_s, 2), "verify_records_per_s": int(n / verify_s),
                 "verify_cpu_s": round(verify_cpu, 2), "verify_second_process_cpu_s": round(child_cpu, 2),
                 "verify_records_per_cpu_s": int(n / (verify_cpu + child_cpu)),
-                "verify_checkpoints_checked": verdict.checkpoints_checked, "verify_processes": verdict.processes, "prove_s_at_size": round(prove_s, 2),
+                "verify_checkpoints_checked": verdict.checkpoints_checked, "verify_processes": verdict.processes,
+                "verify_one_process_s": round(alone_s, 2), "verify_one_process_records_per_s": int(n / alone_s), "prove_s_at_size": round(prove_s, 2),
                 "proof_hashes": len(bundle["path"]), "bulk_load_s": round(load_s, 1),
                 "db_mb": round(sum(p.stat().st_size for p in db.parent.iterdir()) / 1e6, 1)}
 
