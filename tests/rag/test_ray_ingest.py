@@ -141,8 +141,8 @@ def test_purge_certificate_and_audit_verify_after_a_ray_ingest(ray_ledger) -> No
     alice = ledger.policy.principal("alice")
     doc = results["Grievance case file"]
     request = create_request(ledger, alice, doc_id=doc.doc_id, requested_by="the data subject", reason="Art. 17")
-    cert = execute(ledger, alice, request["request_id"])
-    assert cert["verified_clean"] and cert["erased"]["lancedb"]["chunks_deleted"] == doc.chunks
+    cert = execute(ledger, alice, request.request_id)
+    assert cert.verified_clean and cert.erased["lancedb"]["chunks_deleted"] == doc.chunks
     assert ledger.store.count(f"doc_id = '{doc.doc_id}'") == 0
     _consistent(ledger)
     env = {**os.environ, "RAGLEDGER_HOME": str(ledger.settings.home)}
