@@ -34,20 +34,11 @@ from core.errors import AuditIntegrityError
 from core.audit.merkle import Frontier
 from core.audit.signed_note import Checkpoint, Verifier, parse_checkpoint
 from core.audit.tree_store import CHECKPOINTS
-from core.audit.verify_range import RangePass, batches, check_rows, range_sql
+from core.audit.verify_range import Finding, RangePass, batches, check_rows, range_sql
 
 # Below this many leaves a second process costs more to start than it saves.
 SPLIT_FROM = 200_000
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Finding:
-    index: int | None
-    message: str
-    seq: int | None = None
-    record_id: str | None = None
-    checkpoint: str | None = None
 
 
 @dataclass
@@ -135,7 +126,7 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
             cur.execute(range_sql(bounded=False))
             done = check_rows(batches(cur), 0, pruned_below, anchor)
             cur.close()
-        findings.extend(Finding(f.index, f.message, f.seq, f.record_id) for f in done.findings)
+        findings.extend(done.findings)
         if done.present < total_records:
             findings.append(_unlisted(first, total_records - done.present))
         first.close()

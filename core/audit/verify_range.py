@@ -48,11 +48,13 @@ def range_sql(bounded: bool, placeholder: str = "?") -> str:
 
 
 @dataclass
-class PassFinding:
+class Finding:
+    """What verification names: a record (index, seq, id) or, set by core/audit/verify.py, a checkpoint."""
     index: int | None
     message: str
     seq: int | None = None
     record_id: str | None = None
+    checkpoint: str | None = None
 
 
 @dataclass
@@ -61,7 +63,7 @@ class RangePass:
     start: int
     leaves: bytearray = field(default_factory=bytearray)  # 32 bytes a leaf, recomputed (or stored, for a pruned record)
     present: int = 0
-    findings: list[PassFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     first_link: tuple[int, int, str, str] | None = None  # (idx, seq, record_id, prev_hash) of the first record, when linked from UNKNOWN
     last_seq: int = 0
     expected_prev: Any = UNKNOWN  # the hash the next record must link to; None after a missing record
@@ -84,26 +86,26 @@ def check_rows(rows_batches: Any, start: int, pruned_below: int, expected_prev: 
     for rows in rows_batches:
         for idx, stored_leaf, rid, seq, rhash, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin in rows:
             if idx != expected_idx:
-                findings.append(PassFinding(expected_idx, f"the Merkle tree has no leaf at index {expected_idx} (the next is {idx}): leaves were deleted"))
+                findings.append(Finding(expected_idx, f"the Merkle tree has no leaf at index {expected_idx} (the next is {idx}): leaves were deleted"))
             expected_idx = idx + 1
             if seq is None:
                 if idx >= pruned_below:
-                    findings.append(PassFinding(idx, f"record at index {idx} (id {rid}) is missing: deleted, or the log's tail was truncated", record_id=rid))
+                    findings.append(Finding(idx, f"record at index {idx} (id {rid}) is missing: deleted, or the log's tail was truncated", record_id=rid))
                     expected_prev = None
                 leaves += bytes.fromhex(stored_leaf)
                 continue
             c = canonical(rid, kind, actor, role, at, pv, payload, sealed, refs, prev_hash, origin)
             leaf = sha256(b"\x00" + c).digest()
             if sha256(c).hexdigest() != rhash:
-                findings.append(PassFinding(idx, f"{_where(idx, seq, rid)} does not match its hash: it was edited", seq, rid))
+                findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not match its hash: it was edited", seq, rid))
             elif leaf.hex() != stored_leaf:
-                findings.append(PassFinding(idx, f"{_where(idx, seq, rid)} does not match its Merkle leaf: it was edited and re-hashed", seq, rid))
+                findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not match its Merkle leaf: it was edited and re-hashed", seq, rid))
             elif seq <= prev_seq:
-                findings.append(PassFinding(idx, f"{_where(idx, seq, rid)} comes after seq {prev_seq} in the tree: the records were reordered", seq, rid))
+                findings.append(Finding(idx, f"{_where(idx, seq, rid)} comes after seq {prev_seq} in the tree: the records were reordered", seq, rid))
             elif expected_prev is UNKNOWN:
                 out.first_link = (idx, seq, rid, prev_hash)
             elif expected_prev is not None and prev_hash != expected_prev:
-                findings.append(PassFinding(idx, f"{_where(idx, seq, rid)} does not link to the record before it: a record was removed, inserted or reordered", seq, rid))
+                findings.append(Finding(idx, f"{_where(idx, seq, rid)} does not link to the record before it: a record was removed, inserted or reordered", seq, rid))
             expected_prev = head = rhash
             if seq > prev_seq:
                 prev_seq = seq
