@@ -77,6 +77,72 @@ class Frontier:
         return cls(size, [bytes.fromhex(h) for h in hashes])
 
 
+class CompactRange:
+    """The compact range [begin, end) (RFC 9162 trees; Trillian's merkle/compact): the roots of the
+    fewest aligned perfect subtrees that cover it, left to right, as (height, hash). Two adjacent
+    ranges merge into one, so two processes can each grow part of a log and the tree at any size is
+    rebuilt from their ranges, without either seeing the other's leaves (core/audit/verify.py)."""
+
+    __slots__ = ("begin", "end", "nodes")
+
+    def __init__(self, begin: int, end: int, nodes: Sequence[tuple[int, bytes]] = ()) -> None:
+        if sum(1 << h for h, _ in nodes) != end - begin:
+            raise ValueError(f"subtrees of heights {[h for h, _ in nodes]} do not cover [{begin}, {end})")
+        self.begin, self.end, self.nodes = begin, end, list(nodes)
+
+    @classmethod
+    def grow(cls, leaves: bytes, begin: int, at: Iterable[int] = ()) -> tuple["CompactRange", dict[int, "CompactRange"]]:
+        """The range over `leaves` (32-byte leaf hashes, concatenated) placed at index `begin`, and
+        the range [begin, s) at each s of `at` inside it."""
+        hashes: list[bytes] = []
+        heights: list[int] = []
+        wanted, snaps, end = set(at), {}, begin
+        for off in range(0, len(leaves), 32):  # runs once per record: Frontier.append's loop, bounded by `begin`
+            hashes.append(leaves[off:off + 32])
+            heights.append(0)
+            end += 1
+            s, h = end, 0
+            # Two subtrees are siblings when they have the same height and the left one starts on a
+            # multiple of twice that size; one that would reach left of `begin` is not in this range.
+            while not s & 1 and len(heights) > 1 and heights[-2] == h:
+                right = hashes.pop()
+                heights.pop()
+                hashes[-1] = sha256(b"\x01" + hashes[-1] + right).digest()
+                h += 1
+                heights[-1] = h
+                s >>= 1
+            if end in wanted:
+                snaps[end] = cls(begin, end, list(zip(heights, hashes)))
+        return cls(begin, end, list(zip(heights, hashes))), snaps
+
+    def merge(self, right: "CompactRange") -> "CompactRange":
+        """[begin, right.end) from this range and the one that starts where it ends."""
+        if self.end != right.begin:
+            raise ValueError(f"[{self.begin}, {self.end}) and [{right.begin}, {right.end}) are not adjacent")
+        stack: list[tuple[int, int, bytes]] = []  # (start, height, hash)
+        start = self.begin
+        for h, x in (*self.nodes, *right.nodes):
+            at, start = start, start + (1 << h)
+            while stack and stack[-1][1] == h and stack[-1][0] % (2 << h) == 0:
+                at, _, left = stack.pop()
+                x, h = node_hash(left, x), h + 1
+            stack.append((at, h, x))
+        return CompactRange(self.begin, right.end, [(h, x) for _, h, x in stack])
+
+    def frontier(self) -> "Frontier":
+        if self.begin != 0:
+            raise ValueError(f"a range from {self.begin} is not a tree: merge it with [0, {self.begin}) first")
+        return Frontier(self.end, [x for _, x in self.nodes])
+
+    def to_json(self) -> list:
+        return [self.begin, self.end, [[h, x.hex()] for h, x in self.nodes]]
+
+    @classmethod
+    def from_json(cls, data: Sequence) -> "CompactRange":
+        begin, end, nodes = data
+        return cls(int(begin), int(end), [(int(h), bytes.fromhex(x)) for h, x in nodes])
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH(D[n]) over leaf hashes, computed iteratively."""
     f = Frontier()

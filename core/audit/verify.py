@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from sqlalchemy import Engine, select
 
 from core.audit.log import GENESIS
 from core.errors import AuditIntegrityError
-from core.audit.merkle import Frontier
+from core.audit.merkle import CompactRange, Frontier
 from core.audit.signed_note import Checkpoint, Verifier, parse_checkpoint
 from core.audit.tree_store import CHECKPOINTS
 from core.audit.verify_range import Finding, RangePass, batches, check_rows, range_sql
@@ -116,10 +115,11 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
         first.execute("SELECT count(*) FROM audit_records")
         total_records = first.fetchone()[0]
         pruned_below = int(state["pruned_below"])
-        done, processes = None, 1
+        done, processes, grown = None, 1, None
         if not postgres and int(state["size"]) >= SPLIT_FROM and (os.cpu_count() or 1) > 1 and engine.url.database:
-            done = _split_pass(raw, first, engine.url.database, int(state["size"]), pruned_below, anchor)
-            processes = 2 if done is not None else 1
+            split = _split_pass(raw, first, engine.url.database, int(state["size"]), pruned_below, anchor, sizes)
+            if split is not None:
+                done, grown, processes = *split, 2
         if done is None:  # the one-process pass: the authority, and the report whenever anything is wrong
             # PostgreSQL: a server-side cursor, so a million rows stream in constant memory
             cur = raw.driver_connection.cursor(name="ragledger_verify") if postgres else raw.cursor()  # type: ignore[union-attr]
@@ -133,7 +133,7 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
     finally:
         raw.rollback()  # ends the read snapshot; nothing was written
         raw.close()
-    frontier, roots = _grow(bytes(done.leaves), sizes)
+    frontier, roots = grown or _grow(bytes(done.leaves), sizes)
     if frontier.size != state["size"] or frontier.to_hex() != json.loads(state["frontier"]):
         findings.append(Finding(min(frontier.size, int(state["size"])), f"the tree state says {state['size']} leaves but {frontier.size} are stored: the tree was altered"))
     findings.extend(_against_checkpoints(cps, roots, frontier.size))  # each carries `checkpoint`, so exact findings lead
@@ -143,28 +143,18 @@ def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifier: Verifier
 
 def _grow(leaves: bytes, sizes: set[int]) -> tuple[Frontier, dict[int, bytes]]:
     """The tree regrown from the recomputed leaves, with its root at each checkpoint's size."""
-    frontier, roots = Frontier(), {}
-    hashes, size = frontier.hashes, 0
-    for at in range(0, len(leaves), 32):
-        # Frontier.append, inlined: this loop runs once per record
-        hashes.append(leaves[at:at + 32])
-        size += 1
-        s = size
-        while not s & 1:
-            right = hashes.pop()
-            hashes[-1] = sha256(b"\x01" + hashes[-1] + right).digest()
-            s >>= 1
-        if size in sizes:
-            frontier.size = size
-            roots[size] = frontier.root()
-    frontier.size = size
-    return frontier, roots
+    whole, at = CompactRange.grow(leaves, 0, sizes)
+    return whole.frontier(), {size: r.frontier().root() for size, r in at.items()}
 
 
-def _split_pass(raw: Any, cur: Any, path: str, size: int, pruned_below: int, anchor: str) -> RangePass | None:
-    """Leaves [0, size/2) checked here while a second process checks the rest (core/audit/verify_range.py
-    says why). The pass joined up from both halves, or None to say: run the one-process pass, because
-    a half found something, or the snapshots differ, or the second process could not do its part."""
+def _split_pass(raw: Any, cur: Any, path: str, size: int, pruned_below: int, anchor: str,
+                sizes: set[int]) -> tuple[RangePass, tuple[Frontier, dict[int, bytes]]] | None:
+    """Leaves [0, size/2) checked and grown here while a second process checks and grows the rest
+    (core/audit/verify_range.py says why); each half grows its own compact range, and the tree at
+    every checkpoint size is the lower range merged with the upper one's range at that size.
+    The pass joined up from both halves with the regrown tree, or None to say: run the one-process
+    pass, because a half found something, or the snapshots differ, or the second process could not
+    do its part."""
     cur.execute("SELECT count(*), max(idx) FROM audit_leaves")
     count, top = cur.fetchone()
     if count != size or top != size - 1:
@@ -173,7 +163,11 @@ def _split_pass(raw: Any, cur: Any, path: str, size: int, pruned_below: int, anc
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")))))
     try:
         child = subprocess.Popen([sys.executable, "-m", "core.audit.verify_range", path, str(mid), str(size)],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # The sizes now, so the child starts at once; stdin is then closed and let go, or communicate() would flush it.
+        stdin, child.stdin = child.stdin, None
+        stdin.write(json.dumps(sorted(s for s in sizes if mid < s <= size)).encode())  # type: ignore[union-attr]
+        stdin.close()  # type: ignore[union-attr]
     except OSError as exc:
         log.warning("audit verify: no second process (%s); checking in one", exc)
         return None
@@ -181,6 +175,7 @@ def _split_pass(raw: Any, cur: Any, path: str, size: int, pruned_below: int, anc
     low_cur.execute(range_sql(bounded=True), (0, mid))
     low = check_rows(batches(low_cur), 0, pruned_below, anchor)
     low_cur.close()
+    low_range, low_at = CompactRange.grow(bytes(low.leaves), 0, sizes)
     try:
         out, err = child.communicate(timeout=900)
     except subprocess.TimeoutExpired:
@@ -188,23 +183,24 @@ def _split_pass(raw: Any, cur: Any, path: str, size: int, pruned_below: int, anc
         child.communicate()
         log.warning("audit verify: the second process timed out; checking in one")
         return None
-    if child.returncode != 0 or b"\n" not in out:
+    if child.returncode != 0 or not out.strip():
         log.warning("audit verify: the second process failed (%s); checking in one", err.decode(errors="replace").strip()[-500:])
         return None
-    head_line, leaves = out.split(b"\n", 1)
-    high = json.loads(head_line)
+    high = json.loads(out)
+    high_range = CompactRange.from_json(high["range"])
     if (low.findings or high["findings"] or high["snapshot_size"] < size or high["snapshot_pruned_below"] != pruned_below
-            or len(leaves) != 32 * (size - mid)):
+            or low_range.end != mid or (high_range.begin, high_range.end) != (mid, size)):
         return None
     if high["first_link"] is not None:
         _idx, seq, _rid, prev_hash = high["first_link"]
         if seq <= low.last_seq or prev_hash != low.expected_prev:
             return None
-    low.leaves += leaves
+    roots = {s: r.frontier().root() for s, r in low_at.items()}
+    roots.update({int(s): low_range.merge(CompactRange.from_json(r)).frontier().root() for s, r in high["ranges"].items()})
     low.present += high["present"]
     low.last_seq = max(low.last_seq, high["last_seq"])
     low.head = high["head"] or low.head
-    return low
+    return low, (low_range.merge(high_range).frontier(), roots)
 
 
 def _unlisted(cur: Any, extra: int) -> Finding:

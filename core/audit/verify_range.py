@@ -2,8 +2,8 @@
 
 The per-record checks live here, once: each record's canonical bytes re-hashed (its chain hash and
 its Merkle leaf), its link to the record before it, its place in seq order, missing records and
-missing leaves. The tree itself is grown by the caller (core/audit/verify.py) from the leaves a pass
-returns, so that a pass can run anywhere.
+missing leaves. The tree is grown from the leaves a pass returns: by the caller (core/audit/verify.py)
+in one process, or by each process over its own half as a compact range that the caller merges.
 
 Why a second process: at a million records the pass is bound by one core (reading rows through
 Python's sqlite3, building canonical bytes, two SHA-256 each); the machine has more. On SQLite a
@@ -13,7 +13,7 @@ multiprocessing: under Streamlit `__main__` is the app script, which multiproces
 The child's read snapshot is not the parent's, so the parent trusts the split only when it is
 clean and consistent (same tree size and pruning point in both snapshots, the halves linking up);
 otherwise it runs the one-process pass, whose findings are the report.
-This module imports only the standard library and the canonical rule, so the child starts fast.
+This module imports only the standard library, the canonical rule and the Merkle hashing, so the child starts fast.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from core.audit.canonical import canonical
+from core.audit.merkle import CompactRange
 
 COLUMNS = ("l.idx, l.leaf_hash, l.record_id, r.seq, r.hash, r.kind, r.actor, r.actor_role, r.at, r.policy_version,"
            " r.payload, r.sealed, r.key_refs, r.prev_hash, r.origin")
@@ -121,9 +122,11 @@ def batches(cur: Any, size: int = 20000) -> Any:
 
 
 def child_main() -> None:
-    """`python -m core.audit.verify_range PATH LO HI`: checks leaves [LO, HI) of the SQLite file PATH in one read snapshot, and writes a JSON line (the pass without its
-    leaves, plus the snapshot's tree size and pruning point) followed by the raw leaves on stdout."""
+    """`python -m core.audit.verify_range PATH LO HI`: checks leaves [LO, HI) of the SQLite file PATH in one read snapshot and grows
+    their compact range; reads the checkpoint sizes wanted (a JSON list) on stdin, and writes one JSON object: the pass without its
+    leaves, the range [LO, HI), the range [LO, s) at each size s wanted, and the snapshot's tree size and pruning point."""
     job = {"path": sys.argv[1], "lo": int(sys.argv[2]), "hi": int(sys.argv[3])}
+    wanted = json.loads(sys.stdin.read() or "[]")
     db = sqlite3.connect(f"file:{quote(job['path'])}?mode=ro", uri=True, isolation_level=None)
     try:
         db.execute("BEGIN")
@@ -133,10 +136,11 @@ def child_main() -> None:
         db.execute("ROLLBACK")
     finally:
         db.close()
-    head = {"present": done.present, "findings": [asdict(f) for f in done.findings], "first_link": done.first_link,
-            "last_seq": done.last_seq, "head": done.head, "snapshot_size": size, "snapshot_pruned_below": int(pruned_below)}
-    sys.stdout.buffer.write(json.dumps(head).encode() + b"\n")
-    sys.stdout.buffer.write(bytes(done.leaves))
+    whole, at = CompactRange.grow(bytes(done.leaves), job["lo"], wanted)
+    out = {"present": done.present, "findings": [asdict(f) for f in done.findings], "first_link": done.first_link,
+           "last_seq": done.last_seq, "head": done.head, "snapshot_size": size, "snapshot_pruned_below": int(pruned_below),
+           "range": whole.to_json(), "ranges": {str(s): r.to_json() for s, r in at.items()}}
+    sys.stdout.buffer.write(json.dumps(out).encode())
     sys.stdout.buffer.flush()
 
 

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from core.audit.merkle import (EMPTY_ROOT, Frontier, Tree, consistency_proof, inclusion_proof, leaf_hash, node_hash, root,
+from core.audit.merkle import (EMPTY_ROOT, CompactRange, Frontier, Tree, consistency_proof, inclusion_proof, leaf_hash, node_hash, root,
                          root_from_inclusion, verify_consistency, verify_inclusion)
 
 h = bytes.fromhex
@@ -165,3 +165,33 @@ def test_agrees_with_a_naive_recursive_implementation_up_to_130_leaves() -> None
 def test_node_hash_is_domain_separated_from_leaf_hash() -> None:
     a, b = LEAVES[0], LEAVES[1]
     assert node_hash(a, b) != leaf_hash(a + b)
+
+
+def test_compact_ranges_grown_apart_merge_into_the_tree_at_every_size() -> None:
+    """What the two-process verify relies on: [0, mid) and [mid, n), each grown alone, give the root of
+    the naive recursion at n and at every size inside either half, for every split point up to 70."""
+    data = [i.to_bytes(4, "big") for i in range(70)]
+    leaves = [leaf_hash(x) for x in data]
+    for n in range(1, 71):
+        for mid in range(n + 1):
+            low, low_at = CompactRange.grow(b"".join(leaves[:mid]), 0, range(n + 1))
+            high, high_at = CompactRange.grow(b"".join(leaves[mid:n]), mid, range(n + 1))
+            assert low.merge(high).frontier().root() == _mth(data[:n])
+            for s in range(1, n + 1):
+                at = low_at[s] if s <= mid else low.merge(high_at[s])
+                assert at.frontier().root() == _mth(data[:s]), (n, mid, s)
+
+
+def test_compact_ranges_merge_in_any_grouping_and_round_trip_as_json() -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(37)]
+    a, _ = CompactRange.grow(b"".join(leaves[:5]), 0)
+    b, _ = CompactRange.grow(b"".join(leaves[5:22]), 5)
+    c, _ = CompactRange.grow(b"".join(leaves[22:]), 22)
+    assert a.merge(b).merge(c).frontier().root() == a.merge(b.merge(c)).frontier().root() == root(leaves)
+    assert CompactRange.from_json(b.to_json()).nodes == b.nodes
+    with pytest.raises(ValueError, match="not adjacent"):
+        a.merge(c)
+    with pytest.raises(ValueError, match="not a tree"):
+        b.frontier()
+    with pytest.raises(ValueError, match="do not cover"):
+        CompactRange(0, 3, [(0, leaves[0])])
