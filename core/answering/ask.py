@@ -83,7 +83,7 @@ def ask(ledger: Ledger, principal: Principal, question: str, *, k: int = DEFAULT
     caller has it (the golden set asks one question as every principal and embeds it once)."""
     # Held shared from retrieval to the audit append: a purge cannot erase a cited document (and
     # destroy its key) between the two, which would leave this answer readable under a fresh key.
-    with store_lock(ledger.settings.home, exclusive=False):
+    with store_lock(ledger, exclusive=False):
         return _ask(ledger, principal, question, k, answerer, simulated_by, route, vector)
 
 

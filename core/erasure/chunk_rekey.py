@@ -59,7 +59,7 @@ def reseal(ledger: Ledger, staged: dict[str, list], doc_ids: list[str]) -> int:
     store = ledger.store
     store.refresh()
     rewritten = 0
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         for d in doc_ids:
             target = keys[key_ref_for_doc(d)].generation
             rows = store.table.search().where(id_predicate("doc_id", [d])).select([f.name for f in SCHEMA]).limit(None).to_list()

@@ -180,7 +180,7 @@ def _document_probes(ledger: Ledger, targets: Targets, per_chunk: int = 2, width
 def _lance(ledger: Ledger, principal: Principal, request: Request, journal: Journal) -> dict[str, Any]:
     from core.erasure.lance_erase import erase_rows
 
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         stats = erase_rows(ledger.settings.lance_location, _targets(journal).chunk_ids)
     ledger.store.refresh()  # our own handle still points at a version whose files are gone
     return stats

@@ -59,7 +59,7 @@ def switch_embedder(ledger: "Ledger", ckpt: "CheckpointInfo", progress=None) -> 
 def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None) -> str:  # type: ignore[no-untyped-def]
     """Copy every chunk (all columns, new vectors from the embedder at `path`; None: the base model)
     into table `new_name`, build its indexes, switch active_index.json to it, drop the old table."""
-    with store_lock(ledger.settings.home, exclusive=True):  # no ingestion or purge while the corpus is copied
+    with store_lock(ledger, exclusive=True):  # no ingestion or purge while the corpus is copied
         _build(ledger, path, identity, new_name, progress)
         _switch(ledger, path, identity, new_name)
     ledger.forget_index()
@@ -71,14 +71,14 @@ def build_side_index(ledger: "Ledger", path: Path | None, identity: str | None, 
     promotion would, without switching to it. Returns the version of the active table it copied, which
     `adopt_side_index` checks. The side table is a full copy of the chunks, so an erasure purge erases
     it with every other table of the store (core/erasure/lance_erase.py walks them all)."""
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         return _build(ledger, path, identity, new_name, progress)
 
 
 def adopt_side_index(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, built_from: int, progress=None) -> str:  # type: ignore[no-untyped-def]
     """Switch to a side index built by `build_side_index`, or re-embed again when the active table has
     changed since it was copied (an ingest or a purge during the gate's evaluation)."""
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         active = ChunkStore(ledger.settings.lance_location, table=ledger.active_index()["table"], check=False)
         current = active.version() if active.name in active.db.table_names() else 0
         if current != built_from or new_name not in active.db.table_names():
@@ -90,7 +90,7 @@ def adopt_side_index(ledger: "Ledger", path: Path | None, identity: str | None, 
 
 def drop_side_index(ledger: "Ledger", name: str) -> None:
     """A refused candidate's side index is dropped at once: no copy of the corpus outlives the gate."""
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         store = ChunkStore(ledger.settings.lance_location, table=name, check=False)
         if name != ledger.active_index()["table"] and name in store.db.table_names():
             store.db.drop_table(name)

@@ -27,7 +27,7 @@ def rewrite_store(ledger: Ledger, encrypt: bool) -> dict[str, Any]:
 
     cipher = ledger.chunk_cipher or ChunkCipher(ledger.engine)
     name = ledger.active_index()["table"]
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         raw = ChunkStore(ledger.settings.lance_location, table=name, check=False)
         if name not in raw.db.table_names():
             return {"table": name, "chunks": 0, "rewritten": 0}

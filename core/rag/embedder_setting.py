@@ -70,7 +70,7 @@ def _take_at_once(ledger: "Ledger", setting: "EmbedderSetting | None") -> bool:
 
     path = resolve_model(setting.model) if setting else None
     dimensions = Embedder(path, identity_of(setting)).dimensions
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         store = ledger.store
         if store.count() != 0:
             return False  # an ingest got in first: the caller refuses as for any filled corpus

@@ -130,7 +130,7 @@ def ingest(
             results.append(item)
 
     run_pipeline(sources, batch, prepare, consume)
-    with store_lock(ledger.settings.home, exclusive=False):
+    with store_lock(ledger, exclusive=False):
         ledger.store.ensure_indexes()
         if ledger.store.has_vector_index() and ledger.store.unindexed_rows():
             ledger.store.optimize_indexes()  # fold this ingest's rows into the vector and full-text indexes
@@ -281,7 +281,7 @@ def _store_batch(ledger: Ledger, principal: Principal, items: list[Prepared | In
         unchanged = _unchanged(ledger, principal, source.name, existing, p.sha, p.groups, p.level)
         rows = _rows(p, existing, own) if unchanged is None else []
         planned.append((p, source, existing, unchanged, rows))
-    with store_lock(ledger.settings.home, exclusive=False):
+    with store_lock(ledger, exclusive=False):
         ledger.store.add([r for plan in planned for r in plan[4]])
         stored = 0
         try:

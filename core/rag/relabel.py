@@ -54,7 +54,7 @@ def relabel(ledger: Ledger, principal: Principal, doc_id: str, *, groups: list[s
     where = id_predicate("doc_id", [doc_id])
     old = {"groups": doc["groups"], "classification": doc["classification"]}
     table = DocumentRow.__table__  # type: ignore[attr-defined]
-    with store_lock(ledger.settings.home, exclusive=False):
+    with store_lock(ledger, exclusive=False):
         chunks = ledger.store.count(where)
         ledger.store.table.update(where=where, values={"groups": new_groups, "classification": new_level, "class_rank": class_rank(new_level)})
         try:

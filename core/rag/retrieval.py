@@ -34,7 +34,7 @@ def retrieve(ledger: Ledger, principal: Principal, question: str, k: int = DEFAU
     check_embedder_setting(ledger)  # a configured embedder that did not build the index searches nothing
     vector = ledger.embedder.embed_query(question) if vector is None else vector
     # Shared lock: a purge's cleanup removes old version files, which must not vanish under a reader.
-    with store_lock(ledger.settings.home, exclusive=False):
+    with store_lock(ledger, exclusive=False):
         return _retrieve(ledger, principal, question, k, vector)
 
 

@@ -91,7 +91,7 @@ def reanalyze(ledger: Ledger, principal: Principal, *, progress: Progress | None
         result.documents += 1
         result.chunks += len(chunks)
     if updates:
-        with store_lock(ledger.settings.home, exclusive=False):
+        with store_lock(ledger, exclusive=False):
             store.update_fields(updates)  # an encrypted store re-seals the rows (core/rag/chunk_store.py)
     with ledger.engine.begin() as conn:
         for r in registry:

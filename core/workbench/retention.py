@@ -153,7 +153,7 @@ def _remove_prefix(ledger: Ledger, through_seq: int, anchor: str, removed: int, 
 
 def _expire_document(ledger: Ledger, doc_id: str) -> None:
     """Chunks leave the index, the original leaves the disk, the registry row stays as 'expired'."""
-    with store_lock(ledger.settings.home, exclusive=True):
+    with store_lock(ledger, exclusive=True):
         ledger.store.delete_where(id_predicate("doc_id", [doc_id]))
     remove_uploads(ledger, doc_id)
     t = DocumentRow.__table__  # type: ignore[attr-defined]
