@@ -90,7 +90,8 @@ def labelled_table(texts: list[str], vectors: np.ndarray):  # type: ignore[no-un
                            ("class_rank", class_rank(level)), ("content_hash", hashlib.sha256(text.encode()).hexdigest()),
                            ("pii_spans", "[]"), ("pii_types", [])):
             cols[key].append(value)
-    arrays = [pa.array(cols[f.name], type=f.type) for f in SCHEMA if f.name != "vector"]
+    # Columns the rows above do not set (language, fts) are null, as for chunks ingested before them.
+    arrays = [pa.array(cols[f.name] or [None] * len(texts), type=f.type) for f in SCHEMA if f.name != "vector"]
     arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype("float32").reshape(-1)), vectors.shape[1]))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
