@@ -68,3 +68,21 @@ def test_full_text_search_terms_leave_out_initials_and_titles() -> None:
 def test_surname_particles_stay_with_the_surname() -> None:
     found = SubjectMatcher("Jörg van Dijk").find("J. van Dijk met Van Dijk, Jorg and Dr van Dijk")
     assert [m.kind for m in found] == ["initial", "reversed", "title + surname"]
+
+
+def test_folding_ascii_in_one_step_gives_what_the_unicode_path_gives() -> None:
+    """`_fold` lower-cases pure ASCII directly (the erasure proof folds every string of the store);
+    every printable ASCII text must fold exactly as NFKC, casefold, NFKD and mark removal would."""
+    import random
+    import unicodedata
+
+    from core.subject_match import _fold
+
+    def by_unicode(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+    rng = random.Random(11)
+    samples = ["".join(chr(rng.randint(0, 127)) for _ in range(rng.randint(0, 60))) for _ in range(2000)]
+    for text in [*samples, "".join(map(chr, range(128))), "Helena MARCHETTI\n\tx_y", "Jörg Müller", "ﬁle Ⅻ"]:
+        assert _fold(text) == by_unicode(text), repr(text)

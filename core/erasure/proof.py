@@ -100,12 +100,41 @@ def _decode_lance(path: Path) -> tuple[str | None, str | None]:
     from lance.file import LanceFileReader  # a missing pylance is an installation error, not "not decodable"
 
     try:
-        rows = LanceFileReader(str(path)).read_all().to_table().to_pylist()
+        table = LanceFileReader(str(path)).read_all().to_table()
     except (OSError, ValueError, RuntimeError) as exc:  # what the Lance reader raises for a file it cannot read
         return None, f"{type(exc).__name__}: {str(exc)[:160]}"
     out: list[str] = []
-    _strings(rows, out)
+    for column in table.columns:
+        for chunk in column.chunks:
+            _arrow_strings(chunk, out)
     return "\n".join(out), None
+
+
+def _arrow_strings(array: Any, out: list[str]) -> None:
+    """Every string (and every binary value, as UTF-8) in `array`, however nested, joined by line
+    breaks inside Arrow: what converting the rows to Python and collecting their strings gives,
+    without turning a million vectors into Python floats (numbers hold no text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        _arrow_strings(array.dictionary, out)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        wide = pa.large_string() if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pa.large_binary()
+        values = array.drop_null().cast(wide)  # 64-bit offsets: a column's text may pass 2 GB
+        if len(values):
+            one = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
+            joined = pc.binary_join(one, pa.scalar("\n" if wide == pa.large_string() else b"\n", wide))[0].as_py()
+            out.append(joined.decode("utf-8", errors="ignore") if isinstance(joined, bytes) else joined)
+    elif pa.types.is_map(kind):
+        _arrow_strings(array.keys, out)
+        _arrow_strings(array.items, out)
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        _arrow_strings(array.flatten(), out)
+    elif pa.types.is_struct(kind):
+        for child in array.flatten():
+            _arrow_strings(child, out)
 
 
 def _flat(text: str) -> str:
