@@ -83,7 +83,9 @@ _DECODED_FORMATS = (".lance", ".idx")
 
 
 def _decode_lance(path: Path) -> tuple[str | None, str | None]:
-    """(every string the file holds, None) or (None, why it could not be decoded)."""
+    """(every string the file holds, None) or (None, why it could not be decoded). Binary values of a
+    data file are read as UTF-8 and as UTF-16; those of an index file (postings, codes, bitmaps: numbers
+    derived from the rows, whose text the index keeps in string columns) as UTF-8 only."""
     from lance.file import LanceFileReader  # a missing pylance is an installation error, not "not decodable"
 
     try:
@@ -91,14 +93,15 @@ def _decode_lance(path: Path) -> tuple[str | None, str | None]:
     except (OSError, ValueError, RuntimeError) as exc:  # what the Lance reader raises for a file it cannot read
         return None, f"{type(exc).__name__}: {str(exc)[:160]}"
     out: list[str] = []
+    utf16 = "_indices" not in path.parts
     for column in table.columns:
         for chunk in column.chunks:
-            _arrow_strings(chunk, out)
+            _arrow_strings(chunk, out, utf16)
     return "\n".join(out), None
 
 
-def _arrow_strings(array: Any, out: list[str]) -> None:
-    """Every string (and every binary value, as UTF-8 and as UTF-16) in `array`, however nested, joined by line
+def _arrow_strings(array: Any, out: list[str], utf16: bool = True) -> None:
+    """Every string (and every binary value, as UTF-8 and, with `utf16`, as UTF-16) in `array`, however nested, joined by line
     breaks inside Arrow: what converting the rows to Python and collecting their strings gives,
     without turning a million vectors into Python floats (numbers hold no text)."""
     import pyarrow as pa
@@ -106,7 +109,7 @@ def _arrow_strings(array: Any, out: list[str]) -> None:
 
     kind = array.type
     if pa.types.is_dictionary(kind):
-        _arrow_strings(array.dictionary, out)
+        _arrow_strings(array.dictionary, out, utf16)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         wide = pa.large_string() if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pa.large_binary()
         values = array.drop_null().cast(wide)  # 64-bit offsets: a column's text may pass 2 GB
@@ -114,17 +117,17 @@ def _arrow_strings(array: Any, out: list[str]) -> None:
             one = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
             joined = pc.binary_join(one, pa.scalar("\n" if wide == pa.large_string() else b"\n", wide))[0].as_py()
             if isinstance(joined, bytes):  # binary values may hold text in either encoding
-                out += [joined.decode("utf-8", errors="ignore"), joined.decode("utf-16-le", errors="ignore")]
+                out += [joined.decode("utf-8", errors="ignore")] + ([joined.decode("utf-16-le", errors="ignore")] if utf16 else [])
             else:
                 out.append(joined)
     elif pa.types.is_map(kind):
-        _arrow_strings(array.keys, out)
-        _arrow_strings(array.items, out)
+        _arrow_strings(array.keys, out, utf16)
+        _arrow_strings(array.items, out, utf16)
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        _arrow_strings(array.flatten(), out)
+        _arrow_strings(array.flatten(), out, utf16)
     elif pa.types.is_struct(kind):
         for child in array.flatten():
-            _arrow_strings(child, out)
+            _arrow_strings(child, out, utf16)
 
 
 def _flat(text: str) -> str:
@@ -231,8 +234,7 @@ def scan_disk(ledger: Ledger, probes: list[str], view: Snapshot | None = None) -
         report["by_store"][store] = len(files)
         for name, path in files:
             report["files_scanned"] += 1
-            raw = path.read_bytes()
-            texts = [raw.decode("utf-8", errors="ignore"), raw.decode("utf-16-le", errors="ignore")]
+            texts: list[str] | None = None
             if store == "lance":
                 suffix = path.suffix.lower()
                 if suffix in _DECODED_FORMATS:
@@ -242,16 +244,18 @@ def scan_disk(ledger: Ledger, probes: list[str], view: Snapshot | None = None) -
                         report["not_decodable"].append({"file": name, "error": why})
                     else:
                         report["lance_files_decoded"] += 1
-                        # Decoded, the file's text is known: Arrow strings are UTF-8, and binary values were
-                        # read as UTF-8 and as UTF-16. Its raw bytes are still read as UTF-8 (a string a
-                        # reader might skip), but not as UTF-16: at a million chunks that read was most
-                        # of the proof's time, and it can find nothing the decoding did not.
-                        texts = [texts[0], decoded]
+                        # Decoded, the file's whole content is known (every row, deleted ones included: the
+                        # file reader knows no deletion vector), so its raw bytes are not read as text as
+                        # well: at a million chunks that was most of the proof's time and could find nothing more.
+                        texts = [decoded]
                 elif suffix in _RAW_FORMATS:
                     report["raw_formats"][_RAW_FORMATS[suffix]] = report["raw_formats"].get(_RAW_FORMATS[suffix], 0) + 1
                 else:  # a format not known to hold no compressed row data: it cannot be proven clean
                     report["lance_files_not_decodable"] += 1
                     report["not_decodable"].append({"file": name, "error": f"unknown file format {suffix or '(no suffix)'}"})
+            if texts is None:  # every other file, and a Lance file that could not be decoded: its bytes, as UTF-8 and as UTF-16
+                raw = path.read_bytes()
+                texts = [raw.decode("utf-8", errors="ignore"), raw.decode("utf-16-le", errors="ignore")]
             lowered = [t.lower() for t in texts]
             flat = [_flat(t) for t in texts] if flat_needles else []
             if any(n in t for n in needles for t in lowered) or any(n in t for n in flat_needles for t in flat):

@@ -56,7 +56,7 @@ def test_vector_index_is_created_only_past_the_threshold(tmp_path) -> None:  # t
     store.add(make_rows(200, 200))
     assert VECTOR_INDEX in store.ensure_indexes()
     assert store.has_vector_index() and store.unindexed_rows() == 0
-    assert {i.name for i in store.table.list_indices()} >= {VECTOR_INDEX, "text_idx", "groups_idx", "doc_id_idx"}
+    assert {i.name for i in store.table.list_indices()} >= {VECTOR_INDEX, "text_idx", "groups_idx", "doc_id_idx", "class_rank_idx"}
     assert store.ensure_indexes() == []  # present: not rebuilt on every ingest
 
 
