@@ -23,15 +23,15 @@ BODY = f"## Settlement\n\n{SECRET} for eleven thousand crowns on behalf of the h
 def _decoded_strings(table_dir: Path) -> str:
     """Every string of every Lance data and index file under the table folder, decoded: what a
     stolen disk holds (Lance compresses strings, so a plain grep proves nothing)."""
-    from lance.file import LanceFileReader
-
-    from core.erasure.proof import _strings
+    from core.erasure.proof import _decode_lance  # the erasure proof's own decoder
 
     out: list[str] = []
     files = [p for p in table_dir.rglob("*") if p.suffix in (".lance", ".idx")]
     assert files
     for p in files:
-        _strings(LanceFileReader(str(p)).read_all().to_table().to_pylist(), out)
+        text, why = _decode_lance(p)
+        assert text is not None, f"{p}: {why}"
+        out.append(text)
     for p in table_dir.rglob("*"):  # manifests, transactions: raw bytes
         if p.is_file() and p.suffix not in (".lance", ".idx"):
             out.append(p.read_bytes().decode("utf-8", errors="ignore"))
