@@ -92,12 +92,38 @@ def _decode_lance(path: Path) -> tuple[str | None, str | None]:
         table = LanceFileReader(str(path)).read_all().to_table()
     except (OSError, ValueError, RuntimeError) as exc:  # what the Lance reader raises for a file it cannot read
         return None, f"{type(exc).__name__}: {str(exc)[:160]}"
-    out: list[str] = []
+    out: list[str] = _schema_metadata(table.schema)
     utf16 = "_indices" not in path.parts
     for column in table.columns:
         for chunk in column.chunks:
             _arrow_strings(chunk, out, utf16)
     return "\n".join(out), None
+
+
+def _schema_metadata(schema: Any) -> list[str]:
+    """The key/value metadata of a file's schema and of each field, nested fields included: text the file's
+    footer holds beside its rows (this code writes none; a writer that did would be read here too)."""
+    import pyarrow as pa
+
+    found: list[str] = []
+
+    def pairs(meta: dict[bytes, bytes] | None) -> None:
+        for key, value in (meta or {}).items():
+            found.extend(b.decode("utf-8", errors="ignore") for b in (key, value))
+
+    def field(f: Any) -> None:
+        pairs(f.metadata)
+        kind = f.type
+        if pa.types.is_struct(kind):
+            for i in range(kind.num_fields):
+                field(kind.field(i))
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+            field(kind.value_field)
+
+    pairs(schema.metadata)
+    for f in schema:
+        field(f)
+    return found
 
 
 def _arrow_strings(array: Any, out: list[str], utf16: bool = True) -> None:

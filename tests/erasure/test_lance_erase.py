@@ -93,3 +93,24 @@ def test_the_disk_scan_reads_every_string_of_a_lance_file_however_it_is_stored(t
     assert why is None
     for needle in ("plain Helena", "Marchetti in a struct", "dictionary Ana", "utf16 Jörg", "utf8 bytes"):
         assert needle in text, needle
+
+
+def test_the_disk_scan_reads_the_text_a_lance_file_keeps_in_its_schema_metadata(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A file's footer may carry key/value metadata on the schema and on each field (nested ones too);
+    the proof reads it beside the rows, so a writer that put a name there could not hide it."""
+    import pyarrow as pa
+    from lance.file import LanceFileWriter
+
+    from core.erasure.proof import _decode_lance
+
+    inner = pa.field("who", pa.string(), metadata={"note": "field of Helena Marchetti"})
+    schema = pa.schema([pa.field("text", pa.string(), metadata={"owner": "Jörg Ana"}),
+                        pa.field("nested", pa.struct([inner]))], metadata={"source": "schema of Ana Ruiz"})
+    table = pa.table({"text": ["row"], "nested": [{"who": "x"}]}, schema=schema)
+    path = tmp_path / "meta.lance"
+    with LanceFileWriter(str(path), schema=schema) as writer:
+        writer.write_batch(table)
+    text, why = _decode_lance(path)
+    assert why is None
+    for needle in ("schema of Ana Ruiz", "Jörg Ana", "field of Helena Marchetti"):
+        assert needle in text, needle
