@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import core.evaluation.freshness  # noqa: F401  the module under test registers itself on ingest's AFTER_INGEST when imported
 from conftest import golden_policies, make_ledger
 from core.rag.ingest import Source, ingest
 from core.workbench.overview import evaluation
