@@ -35,6 +35,16 @@ def _keep_main_module():  # type: ignore[no-untyped-def]
         sys.modules["__main__"] = main
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shared_run_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Under pytest-xdist, where the workers of this run build their costly homes once (tests/shared_build.py)."""
+    import shared_build
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared_build.RUN_FOLDER = tmp_path_factory.getbasetemp().parent
+    yield
+
+
 PG_BASE = os.environ.get("RAGLEDGER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -108,12 +118,13 @@ def any_ledger(tmp_path, db_url) -> Ledger:  # type: ignore[no-untyped-def]
 def demo_home(tmp_path_factory) -> Path:
     """The bundled demo corpus, ingested once per session. Tests must not change it."""
     from core.rag.ingest import Source, expand_paths, ingest
+    from shared_build import built_once
 
-    home = tmp_path_factory.mktemp("demo-home")
-    ledger = make_ledger(home)
-    ops = ledger.policy.principal("ops")
-    ingest(ledger, ops, [Source.from_path(p) for p in expand_paths([REPO_ROOT / "demo_corpus"])])
-    return home
+    def build(home: Path) -> None:
+        ledger = make_ledger(home)
+        ingest(ledger, ledger.policy.principal("ops"), [Source.from_path(p) for p in expand_paths([REPO_ROOT / "demo_corpus"])])
+
+    return built_once("demo-home", tmp_path_factory.mktemp("demo-home"), build)
 
 
 @pytest.fixture(scope="session")
@@ -124,13 +135,14 @@ def demo_loaded_home(demo_home, tmp_path_factory) -> Path:
     import shutil
 
     from core.demo import load_demo
+    from shared_build import built_once
 
-    home = tmp_path_factory.mktemp("demo-loaded") / "home"
-    shutil.copytree(demo_home, home)
-    ledger = make_ledger(home)
-    load_demo(ledger, ledger.policy.principal("ops"))
-    dispose_engines()
-    return home
+    def build(home: Path) -> None:
+        shutil.copytree(demo_home, home)
+        ledger = make_ledger(home)
+        load_demo(ledger, ledger.policy.principal("ops"))
+
+    return built_once("demo-loaded", tmp_path_factory.mktemp("demo-loaded") / "home", build)
 
 
 # --- the app's pages in AppTest (tests/app) -----------------------------------------------------

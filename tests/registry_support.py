@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from conftest import make_ledger
+from shared_build import built_once
 from core.rag.chunk_store import id_predicate
 from core.db import dispose_engines
 from core.rag.embedder import base_model_path
@@ -39,9 +40,13 @@ def ingest_tidal(ledger: Ledger, names: list[str] | None = None) -> dict[str, st
 
 @lru_cache(maxsize=1)
 def tidal_template() -> tuple[Path, dict[str, str]]:
+    """Once per process, and under xdist once per run (tests/shared_build.py)."""
     home = Path(tempfile.mkdtemp(prefix="ragledger-tidal-")) / "home"
+    built_once("tidal-home", home, lambda h: ingest_tidal(make_ledger(h)))
     ledger = make_ledger(home)
-    docs = ingest_tidal(ledger)
+    t = DocumentRow.__table__  # type: ignore[attr-defined]
+    with ledger.engine.connect() as conn:  # {file stem: doc_id}, as ingest_tidal returns it (source keys are "file:<path>")
+        docs = {Path(key.removeprefix("file:")).stem: doc_id for key, doc_id in conn.execute(select(t.c.source_key, t.c.doc_id))}
     dispose_engines()  # the copy must see a checkpointed SQLite file
     return home, docs
 
