@@ -115,10 +115,10 @@ def _add_builtins(registry, recognizers: tuple[Recognizer, ...]) -> None:  # typ
 
 def _build_full(recognizers: tuple[Recognizer, ...]):  # type: ignore[no-untyped-def]
     from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    models = [{"lang_code": lang, "model_name": name} for lang, name in pii_language.installed_models().items()]
-    nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": models}).create_engine()
+    from core.rag.spacy_pipelines import lazy_spacy_engine
+
+    nlp = lazy_spacy_engine(pii_language.installed_models())  # each language's model loads when a text of it comes
     # Recognizers run as "en" on every text (patterns do not depend on the language); the NER entities
     # and the tokens come from the pipeline of the document's own language (see analyze()).
     engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])

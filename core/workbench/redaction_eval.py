@@ -142,10 +142,10 @@ def score_exposure(policy: "Policy", samples: list[dict], predictions: list[list
 def vanilla_analyzer():  # type: ignore[no-untyped-def]
     """Presidio as it comes: the small spaCy model and the default recognizers, nothing else."""
     from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
-                                                "models": [{"lang_code": "en", "model_name": pii.SPACY_MODEL}]}).create_engine()
+    from core.rag.spacy_pipelines import lazy_spacy_engine
+
+    nlp = lazy_spacy_engine({"en": pii.SPACY_MODEL})  # Presidio's own spaCy engine; the loaded pipeline is shared
     return AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
 
 
