@@ -9,6 +9,14 @@ import os
 import uuid
 from pathlib import Path
 
+# Under pytest-xdist (`make test` runs one worker per core): one compute thread per worker and per
+# process it starts, set before torch, numpy or spaCy load. Each library would otherwise start a
+# thread per core in every worker, and on two cores four busy threads only wait on each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_threads, "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 import pytest
 
 from audit_db import default_database_url
@@ -43,6 +51,23 @@ def _shared_run_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared_build.RUN_FOLDER = tmp_path_factory.getbasetemp().parent
     yield
+
+
+# The longest test files, longest first (per-file sums of `--durations=0` under `make test`, 2 workers,
+# 2026-12-04). pytest-xdist's --dist loadfile hands whole files to the workers in collection order;
+# starting the long ones first keeps one from starting last and running alone at the end.
+LONGEST_FIRST = (
+    "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/test_keystore.py", "tests/audit/test_audit_soak.py",
+    "tests/evaluation/test_promotion_gate.py", "tests/test_readme.py", "tests/rag/test_ray_ingest.py",
+    "tests/answering/test_leaks.py", "tests/erasure/test_erasure_subjects.py", "tests/cli/test_demo.py",
+    "tests/answering/test_router.py", "tests/app/test_first_run_browser.py", "tests/rag/test_relabel.py",
+    "tests/erasure/test_erasure_requests.py", "tests/evaluation/test_golden.py", "tests/app/test_pages.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: each file keeps its order
 
 
 PG_BASE = os.environ.get("RAGLEDGER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
