@@ -57,11 +57,11 @@ def _shared_run_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
 # 2026-12-04). pytest-xdist's --dist loadfile hands whole files to the workers in collection order;
 # starting the long ones first keeps one from starting last and running alone at the end.
 LONGEST_FIRST = (
-    "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/test_keystore.py", "tests/audit/test_audit_soak.py",
-    "tests/evaluation/test_promotion_gate.py", "tests/test_readme.py", "tests/rag/test_ray_ingest.py",
-    "tests/answering/test_leaks.py", "tests/erasure/test_erasure_subjects.py", "tests/cli/test_demo.py",
-    "tests/answering/test_router.py", "tests/app/test_first_run_browser.py", "tests/rag/test_relabel.py",
-    "tests/erasure/test_erasure_requests.py", "tests/evaluation/test_golden.py", "tests/app/test_pages.py",
+    "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/evaluation/test_promotion_gate.py",
+    "tests/models/test_training.py", "tests/test_readme.py", "tests/audit/test_audit_soak.py", "tests/rag/test_ray_ingest.py",
+    "tests/answering/test_leaks.py", "tests/cli/test_demo.py", "tests/answering/test_router.py",
+    "tests/app/test_first_run_browser.py", "tests/answering/test_ask.py", "tests/app/test_pages.py",
+    "tests/erasure/test_erasure_subjects.py", "tests/rag/test_ingest_limits.py", "tests/evaluation/test_golden.py",
 )
 
 

@@ -55,15 +55,29 @@ def test_readme_tour_then_a_new_answer_never_breaks_the_trail(any_ledger) -> Non
 
 
 def test_cli_audit_list_after_the_tour_shows_erased(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The same reproduction through the `ragledger` command (SQLite)."""
-    from tests.cli.test_cli import run as run_cli
+    """The same reproduction through the `ragledger` command (SQLite, the home's default database), run
+    in this process by click's CliRunner: the same commands and options; tests/cli/ and the README
+    tour run the command as a separate process."""
+    from click.testing import CliRunner
 
-    home = tmp_path / "tour"
-    run_cli(home, "ingest", str(REPO_ROOT / "demo_corpus" / "policies"), "--json")
-    run_cli(home, "ask", "Who is the whistleblowing officer and how can she be reached?", "--user", "carol")
-    run_cli(home, "purge", "--subject", "Helena Marchetti", "--scope", "chunks", "--requested-by", "DSR-2026-014 (data subject)", "--reason", "GDPR Art. 17", "--yes")
-    run_cli(home, "ask", CONCERN, "--user", "carol")
-    out = run_cli(home, "audit", "list", "--user", "alice", "--limit", "100").stdout
+    from core.cli import cli
+
+    env = {"RAGLEDGER_HOME": str(tmp_path / "tour"), "RAGLEDGER_DATABASE_URL": None, "RAGLEDGER_USER": None}
+
+    def run_cli(*args: str) -> str:
+        done = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert done.exit_code == 0, done.output[-2000:]
+        return done.stdout
+
+    try:
+        run_cli("ingest", str(REPO_ROOT / "demo_corpus" / "policies"), "--json")
+        run_cli("ask", "Who is the whistleblowing officer and how can she be reached?", "--user", "carol")
+        run_cli("purge", "--subject", "Helena Marchetti", "--scope", "chunks", "--requested-by", "DSR-2026-014 (data subject)",
+                "--reason", "GDPR Art. 17", "--yes")
+        run_cli("ask", CONCERN, "--user", "carol")
+        out = run_cli("audit", "list", "--user", "alice", "--limit", "100")
+    finally:
+        dispose_engines()
     assert "[erased]" in out and "How do I report a concern" in out
 
 

@@ -21,13 +21,15 @@ SECONDS = float(os.environ.get("RAGLEDGER_SOAK_SECONDS", "20"))
 WRITERS = 8
 
 
-def _writer(home: str, url: str, policies: str, worker: int, deadline: float, out: str) -> None:
+def _writer(home: str, url: str, policies: str, worker: int, ready, go, until, out: str) -> None:  # type: ignore[no-untyped-def]
     from core.db import dispose_engines
     from core.audit.events import Denied
     from tests.conftest import make_ledger
 
     ledger = make_ledger(Path(home), url, Path(policies))
-    n = 0
+    ready.put(worker)  # imported and opened: the soak starts when all eight are here
+    go.wait()
+    deadline, n = until.value, 0
     while time.time() < deadline:
         ledger.audit.append(Denied(actor=f"w{worker}", actor_role="employee", action="purge", target=f"{worker}-{n}"))
         n += 1
@@ -45,11 +47,15 @@ def test_eight_writers_keep_one_linear_log_with_consistent_checkpoints(tmp_path,
     policy = (policies / "policy.yaml").read_text().replace("checkpoint_every_seconds: 300", "checkpoint_every_seconds: 1")
     (policies / "policy.yaml").write_text(policy)
     ctx = mp.get_context("spawn")
-    deadline = time.time() + 15 + SECONDS  # the processes need some seconds to import before they write
-    procs = [ctx.Process(target=_writer, args=(str(ledger.settings.home), db_url, str(policies), w, deadline, str(tmp_path / f"n{w}")))
+    ready, go, until = ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
+    procs = [ctx.Process(target=_writer, args=(str(ledger.settings.home), db_url, str(policies), w, ready, go, until, str(tmp_path / f"n{w}")))
              for w in range(WRITERS)]
     for p in procs:
         p.start()
+    for _ in procs:  # every writer has imported and opened its ledger: all eight write for the whole SECONDS
+        ready.get(timeout=300)
+    until.value = deadline = time.time() + SECONDS
+    go.set()
     time.sleep(max(0.0, deadline - SECONDS / 2 - time.time()))
     live = verify_ledger(ledger)  # while all eight write: one snapshot, no false alarms
     assert live.ok, live.findings[:3]
