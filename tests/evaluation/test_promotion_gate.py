@@ -2,9 +2,10 @@
 corpus (tests/data/tidal), the golden set tests/data/tidal_golden.yaml configured in the home's own
 policy.yaml, real re-embedding into a LanceDB side table, real answers as every principal.
 
-"harsh" is fine-tuned with a learning rate far too high (measured: its vectors collapse to one point;
-the questions that share terms with their source are still found by the full-text leg, the ones asked
-in other words are not, so recall@k drops for alice, dave and ops); "gentle" with a small one (the same
+"harsh" is fine-tuned with a learning rate far too high (at 30 steps of 5e-3 its vectors were measured
+to collapse to one point; 15 steps of 1e-2, half the time, are used here, and the test asserts
+the consequence: the questions that share terms with their source are still found by the full-text
+leg, the ones asked in other words are not, so recall@k drops); "gentle" with a small one (the same
 figures as the base model). The tests run in file order on one module-scoped home."""
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from registry_support import TIDAL, tidal_home
 pytestmark = pytest.mark.slow
 
 GOLDEN = TIDAL.parent / "tidal_golden.yaml"
-HARSH = {"max_steps": 30, "batch_size": 8, "learning_rate": 5e-3}
+HARSH = {"max_steps": 15, "batch_size": 8, "learning_rate": 1e-2}
 GENTLE = {"max_steps": 3, "batch_size": 8, "learning_rate": 2e-5}
 
 
