@@ -40,11 +40,12 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
 
 # The suite runs in TEST_JOBS pytest-xdist workers (default: one per core, at most 4), a file per
-# worker at a time (--dist loadfile: module fixtures and in-file order stay as written);
+# worker at a time (--dist loadfile: module fixtures and in-file order stay as written), longest files
+# first (tests/conftest.py LONGEST_FIRST; --no-loadscope-reorder keeps that order);
 # `make test TEST_JOBS=0` runs it in this one process.
 TEST_JOBS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
 test: install-test
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python -m bench.run_all

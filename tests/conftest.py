@@ -53,19 +53,27 @@ def _shared_run_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
     yield
 
 
-# The longest test files, longest first (per-file sums of `--durations=0` under `make test`, 2 workers,
-# 2026-12-04). pytest-xdist's --dist loadfile hands whole files to the workers in collection order;
-# starting the long ones first keeps one from starting last and running alone at the end.
+# The longest test files first (per-file sums of `--durations=0` under `make test`, 2 workers,
+# 2026-12-04), run with --no-loadscope-reorder: pytest-xdist then hands whole files to the workers in
+# this order, so no long file starts last and runs alone at the end. The first two build the demo
+# home and nothing (one each per worker), the next two the tidal home and nothing, and so on, so a
+# worker seldom waits on the other's build of a shared home (tests/shared_build.py).
 LONGEST_FIRST = (
-    "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/evaluation/test_promotion_gate.py",
-    "tests/models/test_training.py", "tests/test_readme.py", "tests/audit/test_audit_soak.py", "tests/rag/test_ray_ingest.py",
-    "tests/answering/test_leaks.py", "tests/cli/test_demo.py", "tests/answering/test_router.py",
-    "tests/app/test_first_run_browser.py", "tests/answering/test_ask.py", "tests/app/test_pages.py",
-    "tests/erasure/test_erasure_subjects.py", "tests/rag/test_ingest_limits.py", "tests/evaluation/test_golden.py",
+    "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/evaluation/test_promotion_gate.py", "tests/test_readme.py",
+    "tests/models/test_training.py", "tests/cli/test_demo.py", "tests/audit/test_audit_soak.py", "tests/app/test_first_run_browser.py",
+    "tests/rag/test_ray_ingest.py", "tests/answering/test_leaks.py", "tests/answering/test_router.py",
+    "tests/erasure/test_erasure_subjects.py", "tests/answering/test_ask.py", "tests/app/test_pages.py", "tests/rag/test_ingest_limits.py",
+    "tests/app/test_erasure_browser.py", "tests/app/test_workbench_browser.py", "tests/evaluation/test_golden.py",
+    "tests/cli/test_audit_cli.py", "tests/app/test_browser.py", "tests/rag/test_relabel.py", "tests/app/test_session_browser.py",
+    "tests/app/test_browser_injection.py", "tests/erasure/test_erasure_property.py", "tests/models/test_serving.py",
+    "tests/cli/test_users_cli.py", "tests/erasure/test_purge_crash.py", "tests/erasure/test_erasure_requests.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    missing = [path for path in LONGEST_FIRST if not (REPO_ROOT / path).is_file()]
+    if missing:  # a renamed file would silently lose its place in the order
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names files that do not exist: {missing}")
     rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: each file keeps its order
 
