@@ -55,9 +55,10 @@ def _shared_run_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 # The longest test files first (per-file sums of `--durations=0` under `make test`, 2 workers,
 # 2026-12-04), run with --no-loadscope-reorder: pytest-xdist then hands whole files to the workers in
-# this order, so no long file starts last and runs alone at the end. The first two build the demo
-# home and nothing (one each per worker), the next two the tidal home and nothing, and so on, so a
-# worker seldom waits on the other's build of a shared home (tests/shared_build.py).
+# this order, so no long file starts last and runs alone at the end. Files that build a shared home
+# (tests/shared_build.py) alternate with files that need none: the first two are the CLI tests (no
+# shared home) and the Models page (builds the demo home), the next two the promotion gate (builds
+# the tidal home) and the README tour (none), so a worker seldom waits on the other's build.
 LONGEST_FIRST = (
     "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/evaluation/test_promotion_gate.py", "tests/test_readme.py",
     "tests/models/test_training.py", "tests/cli/test_demo.py", "tests/audit/test_audit_soak.py", "tests/app/test_first_run_browser.py",
