@@ -43,7 +43,7 @@ browser:
 # worker at a time (--dist loadfile: module fixtures and in-file order stay as written), longest files
 # first (tests/conftest.py LONGEST_FIRST; --no-loadscope-reorder keeps that order);
 # `make test TEST_JOBS=0` runs it in this one process.
-TEST_JOBS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
+TEST_JOBS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1))")
 test: install-test
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
