@@ -50,7 +50,6 @@ def _shared_run_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
 
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared_build.RUN_FOLDER = tmp_path_factory.getbasetemp().parent
-    yield
 
 
 # The longest test files first (per-file sums of `--durations=0` under `make test`, 2 workers,

@@ -8,7 +8,6 @@ built by the real ingest), and no two workers ever write the same SQLite file or
 """
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,21 +17,16 @@ from filelock import FileLock
 from core.db import dispose_engines
 
 
-RUN_FOLDER: Path | None = None  # set by conftest's session fixture in each xdist worker
-
-
-def run_folder() -> Path | None:
-    """A folder shared by the workers of this xdist run (the parent of each worker's pytest basetemp,
-    which pytest prunes with its other old runs); None outside xdist (one process)."""
-    if RUN_FOLDER is None or not os.environ.get("PYTEST_XDIST_WORKER"):
-        return None
-    return RUN_FOLDER
+# A folder shared by the workers of this xdist run (the parent of each worker's pytest basetemp, which
+# pytest prunes with its other old runs), set by conftest's session fixture in each xdist worker only;
+# None in one process.
+RUN_FOLDER: Path | None = None
 
 
 def built_once(name: str, dest: Path, build: Callable[[Path], None]) -> Path:
     """`dest`, holding what `build(home)` makes: built there directly in one process; under xdist,
     copied from the run's one template of `name`, which the first worker to get here builds."""
-    shared = run_folder()
+    shared = RUN_FOLDER
     if shared is None:
         build(dest)
         dispose_engines()
