@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pyarrow as pa
 
 from core.rag.embedder import DIMENSIONS
 from core.errors import StoreError
+from core.rag.search_legs import Leg, run_legs
 
 TABLE = "chunks"
 ID_PATTERN = re.compile(r"^[a-z]{3}_[0-9a-f]{8,40}$")
@@ -148,8 +148,6 @@ class ChunkStore:
         self.db = object_store.connect(directory)
         self._table = None
         self._vector_indexed: bool | None = None
-        # The vector and full-text legs of a hybrid search run at the same time (LanceDB releases the GIL).
-        self._legs = ThreadPoolExecutor(max_workers=3, thread_name_prefix="search-leg")
 
     @property
     def table(self):  # type: ignore[no-untyped-def]
@@ -368,13 +366,17 @@ class ChunkStore:
 
     def text_query(self, text: str, where: str | None, limit: int, columns: list[str] | None = None):  # type: ignore[no-untyped-def]
         """The full-text leg (BM25 over the native FTS index), prefiltered the same way; None without terms."""
-        terms = self.cipher.blind_terms(text) if self.cipher is not None else _fts_terms(text)
+        terms = self._terms(text)
         if not terms:
             return None
         q = self.table.search(terms, query_type="fts", fts_columns=self.fts_column).select([*(columns or RESULT_COLUMNS), "_score"]).limit(limit)
         if where:
             q = q.where(where, prefilter=True)
         return q
+
+    def _terms(self, text: str) -> str:
+        """The full-text query's terms: the words of `text`, blinded like the index when content is sealed."""
+        return self.cipher.blind_terms(text) if self.cipher is not None else _fts_terms(text)
 
     def search(self, vector: np.ndarray, text: str, where: str | None, k: int, *, fetch: int | None = None) -> list[Hit]:
         """Hybrid search: vector and full-text, each prefiltered by `where`, run concurrently and
@@ -385,16 +387,17 @@ class ChunkStore:
                         unfiltered: int = 0, language: str | None = None) -> tuple[list[Hit], list[dict[str, Any]]]:
         """The hybrid search of `search`, plus (with `unfiltered` > 0) the `unfiltered` nearest rows by
         vector alone with no access filter, labels only (no text), for counting what access control
-        withheld. The three legs run concurrently: one pass over the data per leg, not a second
-        hybrid search. With `language`, candidates in that language rank before the others (a question
-        in German is answered from the German policy when both versions match)."""
+        withheld. The three legs run concurrently, in one call into LanceDB (core/rag/search_legs.py):
+        one pass over the data per leg, not a second hybrid search. With `language`, candidates in that
+        language rank before the others (a question in German is answered from the German policy when
+        both versions match)."""
         fetch = fetch or max(k * 3, 10)
-        tq = self.text_query(text, where, fetch)
-        text_leg = self._legs.submit(_text_rows, tq) if tq is not None else None
-        open_leg = self._legs.submit(self.vector_query(vector, None, unfiltered, LABEL_COLUMNS).to_list) if unfiltered else None
-        vector_rows = self.vector_query(vector, where, fetch).to_list()
-        text_rows = text_leg.result() if text_leg is not None else []
-        open_rows = open_leg.result() if open_leg is not None else []
+        terms = self._terms(text)
+        vector_rows, text_rows, open_rows = run_legs(self.table, self.index if self.has_vector_index() else None, self.fts_column, [
+            Leg(RESULT_COLUMNS, fetch, where, vector=vector),
+            Leg(RESULT_COLUMNS, fetch, where, terms=terms) if terms else None,
+            Leg(LABEL_COLUMNS, unfiltered, None, vector=vector) if unfiltered else None,
+        ])
         hits: dict[str, Hit] = {}
         for rank, row in enumerate(vector_rows):
             h = hits.setdefault(row["chunk_id"], Hit(row))
@@ -417,15 +420,6 @@ class ChunkStore:
             if len(shown) >= k:
                 break
         return shown[:k], open_rows
-
-
-def _text_rows(query) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    try:
-        return query.to_list()
-    except ValueError as e:  # no FTS index yet (an empty or just-created table): vector results stand alone
-        if "index" not in str(e).lower():
-            raise
-        return []
 
 
 def _fts_terms(text: str) -> str:
