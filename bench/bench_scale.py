@@ -71,12 +71,21 @@ def latency_at(n: int, base: Path) -> dict:
     assert ledger.store.has_vector_index(), "the scale table must carry the vector index"
     qs = questions(ROUNDS, seed=23)
     warm = questions(10, seed=3)
-    timed(lambda i, q: ask(ledger, ledger.policy.principal(WHO[i % len(WHO)]), q), warm)
-    asks = timed(lambda i, q: ask(ledger, ledger.policy.principal(WHO[i % len(WHO)]), q), qs)
-    retrieval = timed(lambda i, q: retrieve(ledger, ledger.policy.principal(WHO[i % len(WHO)]), q), qs)
-    timed(lambda i, q: bare_hybrid(ledger.store, ledger.embedder, q), warm)
-    bare = timed(lambda i, q: bare_hybrid(ledger.store, ledger.embedder, q), qs)
-    embed = timed(lambda i, q: ledger.embedder.embed_query(q), qs)
+    # The four measurements are interleaved question by question (not run as four blocks), so that a
+    # machine whose speed drifts during the run (a shared VM) moves the ask and its baseline together.
+    measured = {
+        "ask": lambda i, q: ask(ledger, ledger.policy.principal(WHO[i % len(WHO)]), q),
+        "retrieval": lambda i, q: retrieve(ledger, ledger.policy.principal(WHO[i % len(WHO)]), q),
+        "bare": lambda i, q: bare_hybrid(ledger.store, ledger.embedder, q),
+        "embed": lambda i, q: ledger.embedder.embed_query(q),
+    }
+    for fn in measured.values():
+        timed(fn, warm)
+    times: dict[str, list[float]] = {name: [] for name in measured}
+    for i, q in enumerate(qs):
+        for name, fn in measured.items():
+            times[name] += timed(lambda _j, item: fn(i, item), [q])
+    asks, retrieval, bare, embed = (times[name] for name in measured)
     return {
         "chunks": ledger.store.count(), "build": built, "rounds": ROUNDS,
         "governed_ask_p50_ms": pct(asks, 50), "governed_ask_p95_ms": pct(asks, 95), "governed_ask_mean_ms": round(statistics.mean(asks), 2),
