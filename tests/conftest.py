@@ -62,7 +62,7 @@ LONGEST_FIRST = (
     "tests/cli/test_cli.py", "tests/app/test_models_page.py", "tests/evaluation/test_promotion_gate.py", "tests/test_readme.py",
     "tests/models/test_training.py", "tests/cli/test_demo.py", "tests/audit/test_audit_soak.py", "tests/app/test_first_run_browser.py",
     "tests/rag/test_ray_ingest.py", "tests/answering/test_leaks.py", "tests/answering/test_router.py",
-    "tests/erasure/test_erasure_subjects.py", "tests/answering/test_ask.py", "tests/app/test_pages.py", "tests/rag/test_ingest_limits.py",
+    "tests/erasure/test_erasure_subjects.py", "tests/answering/test_ask.py", "tests/app/test_pages.py", "tests/models/test_ray_reembed.py", "tests/rag/test_ingest_limits.py",
     "tests/app/test_erasure_browser.py", "tests/app/test_workbench_browser.py", "tests/evaluation/test_golden.py",
     "tests/cli/test_audit_cli.py", "tests/app/test_browser.py", "tests/rag/test_relabel.py", "tests/app/test_session_browser.py",
     "tests/app/test_browser_injection.py", "tests/erasure/test_erasure_property.py", "tests/models/test_serving.py",

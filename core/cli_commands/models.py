@@ -197,11 +197,12 @@ def _reembed_text(out: dict[str, Any]) -> str:
 
 
 @ledger_command(models, "reembed", text=_reembed_text)
-def models_reembed(ledger, principal, as_json: bool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+@click.option("--ray", metavar="auto|ADDRESS", help="embed on Ray: auto (local) or a head's HOST:PORT (default RAGLEDGER_RAY)")
+def models_reembed(ledger, principal, as_json: bool, ray: str | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Re-embed every chunk with the base embedder policy.yaml `embedder:` names (compliance)."""
     from core.models.embedder_reembed import reembed_configured
 
-    return {"reembed": reembed_configured(ledger, principal, progress=None if as_json else _progress)}
+    return {"reembed": reembed_configured(ledger, principal, progress=None if as_json else _progress, ray=ray)}
 
 
 @ledger_command(models, "retrain", to_json=_without_card, text=lambda c: _ckpt_line(c) + f"  replaces {c.replaces}")

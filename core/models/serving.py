@@ -17,11 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from core.rag.active_index import write_active_index
-from core.rag.chunk_store import ChunkStore, schema_for
-from core.errors import RagLedgerError, StoreError
+from core.rag.chunk_store import ChunkStore
+from core.errors import RagLedgerError
 from core.locks import store_lock
 
 if TYPE_CHECKING:
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
     from core.policy.engine import Principal
     from core.models.registry import CheckpointInfo
 
-BATCH = 256
 HISTORY = 20  # embedders that served before, newest first: the candidates of a fallback
 
 
@@ -56,11 +53,13 @@ def switch_embedder(ledger: "Ledger", ckpt: "CheckpointInfo", progress=None) -> 
     return reembed(ledger, Path(ckpt.path), ckpt.checkpoint_id, f"chunks_{ckpt.checkpoint_id[4:]}", progress)
 
 
-def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None) -> str:  # type: ignore[no-untyped-def]
+def reembed(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None,  # type: ignore[no-untyped-def]
+            ray: str | None = None) -> str:
     """Copy every chunk (all columns, new vectors from the embedder at `path`; None: the base model)
-    into table `new_name`, build its indexes, switch active_index.json to it, drop the old table."""
+    into table `new_name`, build its indexes, switch active_index.json to it, drop the old table.
+    `ray` (auto or HOST:PORT; default RAGLEDGER_RAY): the embedding runs on that Ray cluster."""
     with store_lock(ledger, exclusive=True):  # no ingestion or purge while the corpus is copied
-        _build(ledger, path, identity, new_name, progress)
+        _build(ledger, path, identity, new_name, progress, ray)
         _switch(ledger, path, identity, new_name)
     ledger.forget_index()
     return new_name
@@ -96,41 +95,11 @@ def drop_side_index(ledger: "Ledger", name: str) -> None:
             store.db.drop_table(name)
 
 
-def _build(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None) -> int:  # type: ignore[no-untyped-def]
+def _build(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str, progress=None, ray: str | None = None) -> int:  # type: ignore[no-untyped-def]
     """Under the exclusive store lock: copy the active table into `new_name` with new vectors."""
-    from core.rag.embedder import Embedder
+    from core.models.reembed_copy import copy_with_new_vectors
 
-    report = progress or (lambda _m, _d, _t: None)
-    embedder = Embedder(path, identity)
-    index = ledger.active_index()
-    old = ChunkStore(ledger.settings.lance_location, table=index["table"], cipher=ledger.chunk_cipher)
-    if old.name == new_name:
-        raise StoreError(f"the active index {new_name} was already built by {identity}", hint="nothing was changed")
-    exists = old.name in old.db.table_names()
-    version = old.version() if exists else 0
-    dimensions = embedder.dimensions  # may differ from the old index's (a re-embed is how a dimension changes)
-    source = old.table.to_arrow() if exists else schema_for(dimensions).empty_table()
-    if new_name in old.db.table_names():
-        old.db.drop_table(new_name)
-    target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=dimensions, cipher=ledger.chunk_cipher)
-    total = source.num_rows
-    report(f"re-embedding {total} chunks with {identity or 'the base model'}", 0, total)
-    for start in range(0, total, BATCH):
-        part = source.slice(start, BATCH).to_pylist()
-        content = [dict(r) for r in part]
-        if old.cipher is not None:  # the embedder reads the content; the rows are copied still sealed
-            old.cipher.open_rows(content)
-        vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in content])
-        for r, v in zip(part, vectors):
-            r["vector"] = v.tolist()
-        target.table.add(pa.Table.from_pylist(part, schema=schema_for(dimensions)))
-        report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
-    target.table  # noqa: B018  (an empty corpus still gets its table)
-    target.ensure_indexes()
-    if target.count() != total:
-        old.db.drop_table(new_name)
-        raise StoreError(f"re-embedding copied {target.count()} of {total} chunks", hint="the index was not switched; try again")
-    return version
+    return copy_with_new_vectors(ledger, path, identity, new_name, progress, ray)
 
 
 def _switch(ledger: "Ledger", path: Path | None, identity: str | None, new_name: str) -> None:

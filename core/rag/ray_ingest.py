@@ -151,6 +151,13 @@ class RayFanout:
                                        hint="nothing of this document was stored; check the cluster (`ray status`) and ingest it again"))
         return out
 
+    def release(self) -> None:
+        """End this model's embed actors (a re-embed's new model): their CPUs return to the cluster."""
+        import ray
+
+        for actor in _ACTORS.pop(self.key, []):
+            ray.kill(actor)
+
     def embedder(self, names: list[str]) -> Callable[[list[str]], Any]:
         """An embed(texts) for one batch: contiguous slices to the actors, vectors back in order."""
         import numpy as np

@@ -4,13 +4,8 @@ Presidio/spaCy in the Ray workers, real MiniLM in the embed actor, LanceDB and S
 from __future__ import annotations
 
 import os
-import secrets
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +15,7 @@ from core.answering.ask import ask
 from core.errors import IngestError
 from core.rag.ingest import Source, ingest
 from tests.conftest import make_ledger
+from tests.ray_support import free_port, ray_head
 
 pytestmark = pytest.mark.ray
 
@@ -34,44 +30,7 @@ DOCS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def ray_address():  # type: ignore[no-untyped-def]
-    port = _free_port()
-    temp = tempfile.mkdtemp(prefix="rl-ray-", dir="/tmp")  # short: Ray's socket paths live below it
-    # Ray 2.60 authenticates every connection with a token: one for this head, in the driver's env too.
-    auth = pytest.MonkeyPatch()
-    auth.setenv("RAY_AUTH_MODE", "token")
-    auth.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    head = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
-         "--num-cpus=2", "--object-store-memory=200000000", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while not (Path(temp) / "session_latest" / "sockets" / "raylet").exists():  # GCS and the head's raylet are up
-        if time.monotonic() > deadline or head.poll() is not None:
-            os.killpg(head.pid, signal.SIGKILL)
-            pytest.fail(f"the Ray head did not start on {address}")
-        time.sleep(0.5)
-    yield address
-    import ray  # imported after RAY_AUTH_TOKEN is set: Ray reads the token once per process
-
-    ray.shutdown()
-    os.killpg(head.pid, signal.SIGTERM)  # --block: the head stops its own processes on SIGTERM, after draining
-    try:
-        head.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    os.killpg(head.pid, signal.SIGKILL)  # what is left of this head's own process group (started_new_session)
-    head.wait()
-    auth.undo()
+ray_address = pytest.fixture(scope="module")(ray_head)
 
 
 def _write(folder: Path, names: list[str]) -> list[Path]:
@@ -183,7 +142,7 @@ def test_a_worker_that_keeps_dying_fails_the_ingest_whole(ray_address, tmp_path,
 
 def test_an_unreachable_ray_address_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     doc = _write(tmp_path / "docs", ["canteen.md"])[0]
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "RAGLEDGER_HOME": str(tmp_path / "home")}
     env.pop("RAGLEDGER_USER", None)
     proc = subprocess.run([sys.executable, "-c", "from core.cli import main; main()", "ingest", str(doc), "--ray", address], env=env,
