@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from core.rag.embedder import DIMENSIONS
 from core.errors import StoreError
-from core.rag.search_legs import Leg, run_legs
+from core.rag.search_legs import Leg, OpenFilters, run_legs
 
 TABLE = "chunks"
 ID_PATTERN = re.compile(r"^[a-z]{3}_[0-9a-f]{8,40}$")
@@ -148,6 +148,7 @@ class ChunkStore:
         self.db = object_store.connect(directory)
         self._table = None
         self._vector_indexed: bool | None = None
+        self._open_filters = OpenFilters()
 
     @property
     def table(self):  # type: ignore[no-untyped-def]
@@ -393,11 +394,21 @@ class ChunkStore:
         both versions match)."""
         fetch = fetch or max(k * 3, 10)
         terms = self._terms(text)
-        vector_rows, text_rows, open_rows = run_legs(self.table, self.index if self.has_vector_index() else None, self.fts_column, [
-            Leg(RESULT_COLUMNS, fetch, where, vector=vector),
-            Leg(RESULT_COLUMNS, fetch, where, terms=terms) if terms else None,
-            Leg(LABEL_COLUMNS, unfiltered, None, vector=vector) if unfiltered else None,
-        ])
+
+        def legs(filtered: str | None) -> list[list[dict[str, Any]]]:
+            return run_legs(self.table, self.index if self.has_vector_index() else None, self.fts_column, [
+                Leg(RESULT_COLUMNS, fetch, filtered, vector=vector),
+                Leg(RESULT_COLUMNS, fetch, filtered, terms=terms) if terms else None,
+                Leg(LABEL_COLUMNS, unfiltered, None, vector=vector) if unfiltered else None,
+            ])
+
+        # A filter that every row of this version passes excludes nothing: searched without it, unless
+        # a write moved the version meanwhile (then the count may not hold for what was searched).
+        version = self.table.version
+        admits_all = where is not None and self._open_filters.admits_all(self.table, where, version)
+        vector_rows, text_rows, open_rows = legs(None if admits_all else where)
+        if admits_all and self.table.version != version:
+            vector_rows, text_rows, open_rows = legs(where)
         hits: dict[str, Hit] = {}
         for rank, row in enumerate(vector_rows):
             h = hits.setdefault(row["chunk_id"], Hit(row))

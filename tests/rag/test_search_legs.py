@@ -81,3 +81,55 @@ def store_text(store: ChunkStore, words: str, limit: int) -> list[dict]:
         return store.text_query(words, None, limit).to_list()
     except ValueError:  # a LanceDB that needs the index for full-text search: run_legs gives no rows then
         return []
+
+
+def _everyone_but_a_new_group(tmp_path):  # type: ignore[no-untyped-def]
+    from tests.rag.test_chunk_store import GROUPS
+
+    store = ChunkStore(tmp_path, index=SMALL_INDEX)
+    store.add(make_rows(0, 400))
+    store.ensure_indexes()
+    where = access_filter(tuple(GROUPS), class_rank("restricted"))  # every row written so far passes it
+    hidden = make_rows(5000, 1)[0] | {"chunk_id": "chk_hidden_from_everyone", "groups": ["board-only"]}
+    return store, where, hidden
+
+
+def test_a_filter_that_admits_every_row_finds_what_the_filter_finds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, where, _ = _everyone_but_a_new_group(tmp_path)
+    filtered = ChunkStore(tmp_path, index=SMALL_INDEX)
+    filtered._open_filters.admits_all = lambda *_: False  # type: ignore[method-assign]  (always searched with the filter)
+    for seed in range(5):
+        q = unit(np.random.default_rng(seed), 1)[0]
+        hits, withheld = store.governed_search(q, "", where, 5, unfiltered=5)
+        want, want_withheld = filtered.governed_search(q, "", where, 5, unfiltered=5)
+        assert [(h.chunk_id, round(h.fused, 6)) for h in hits] == [(h.chunk_id, round(h.fused, 6)) for h in want]
+        assert ids(withheld) == ids(want_withheld)
+    assert store._open_filters.admits_all(store.table, where, store.table.version)  # it was left out of the search
+
+
+def test_once_a_row_outside_the_filter_is_written_the_filter_is_applied_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, where, hidden = _everyone_but_a_new_group(tmp_path)
+    q = np.array(hidden["vector"], dtype="float32")
+    store.governed_search(q, "budget", where, 5)  # known at this version: the filter admits every row
+    store.add([hidden])  # a new version, with a row the filter refuses, nearest of all to the query
+    hits, _ = store.governed_search(q, "budget", where, 5)
+    assert hits and "chk_hidden_from_everyone" not in {h.chunk_id for h in hits}
+
+
+def test_a_write_during_the_search_makes_it_search_again_with_the_filter(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import core.rag.chunk_store as chunk_store
+
+    store, where, hidden = _everyone_but_a_new_group(tmp_path)
+    q = np.array(hidden["vector"], dtype="float32")
+    searched: list[list] = []
+
+    def a_write_lands_first(table, index, fts_column, legs):  # type: ignore[no-untyped-def]
+        if not searched:  # another thread's ingest commits while the first search runs
+            store.add([hidden])
+        searched.append([leg.where for leg in legs if leg is not None])
+        return run_legs(table, index, fts_column, legs)
+
+    monkeypatch.setattr(chunk_store, "run_legs", a_write_lands_first)
+    hits, _ = store.governed_search(q, "budget", where, 5)
+    assert searched[0][:2] == [None, None] and searched[1][:2] == [where, where]  # unfiltered, then again with the filter
+    assert hits and "chk_hidden_from_everyone" not in {h.chunk_id for h in hits}
