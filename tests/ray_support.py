@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 
+PROCESS_TOKEN = secrets.token_hex(32)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -26,10 +29,11 @@ def ray_head():  # type: ignore[no-untyped-def]
     its own process group, ended by its id; yields its HOST:PORT."""
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rl-ray-", dir="/tmp")  # short: Ray's socket paths live below it
-    # Ray 2.60 authenticates every connection with a token: one for this head, in the driver's env too.
+    # Ray 2.60 authenticates every connection with a token, in the driver's env too. Ray reads it once
+    # per process, so every head this test process starts gets the same one (PROCESS_TOKEN).
     auth = pytest.MonkeyPatch()
     auth.setenv("RAY_AUTH_MODE", "token")
-    auth.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    auth.setenv("RAY_AUTH_TOKEN", PROCESS_TOKEN)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     head = subprocess.Popen(
         [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",

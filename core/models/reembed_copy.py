@@ -10,6 +10,7 @@ fails fails the whole copy: the new table is dropped and the active index stays 
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from core.rag.chunk_store import ChunkStore, schema_for
 if TYPE_CHECKING:
     from core.ledger import Ledger
 
+log = logging.getLogger(__name__)
 BATCH = 256  # chunks per encode call (and per Ray call: large enough to pay for the round trip)
 
 
@@ -51,27 +53,32 @@ def copy_with_new_vectors(ledger: "Ledger", path: Path | None, identity: str | N
             if old.cipher is not None:  # the embedder reads the content; the rows are copied still sealed
                 old.cipher.open_rows(content)
             vectors = _batch_vectors(embed, [f"{r['title']}\n{r['text']}" for r in content], start, total, address)
+            if len(vectors) != len(part):  # never keep a chunk's old vector beside the new model's
+                raise StoreError(f"re-embedding got {len(vectors)} vectors for {len(part)} chunks", hint="the index was not switched; try again")
             # The new table takes the new model's dimension (a re-embed is how a dimension changes).
             target = target or ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=int(vectors.shape[1]), cipher=ledger.chunk_cipher)
             for r, v in zip(part, vectors):
                 r["vector"] = v.tolist()
             target.table.add(pa.Table.from_pylist(part, schema=schema_for(target.dimensions)))
             report(f"re-embedded {min(start + BATCH, total)}/{total} chunks", min(start + BATCH, total), total)
+        if target is None:  # an empty corpus still gets its table, of the model's dimension
+            from core.rag.embedder import Embedder
+
+            target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=Embedder(path, identity).dimensions,
+                                cipher=ledger.chunk_cipher)
+            target.table  # noqa: B018
+        target.ensure_indexes()
+        if target.count() != total:
+            raise StoreError(f"re-embedding copied {target.count()} of {total} chunks", hint="the index was not switched; try again")
     except BaseException:
         if new_name in old.db.table_names():  # no half copy of the corpus is left behind
             old.db.drop_table(new_name)
         raise
     finally:
-        close()
-    if target is None:  # an empty corpus still gets its table, of the model's dimension
-        from core.rag.embedder import Embedder
-
-        target = ChunkStore(ledger.settings.lance_location, table=new_name, dimensions=Embedder(path, identity).dimensions, cipher=ledger.chunk_cipher)
-        target.table  # noqa: B018
-    target.ensure_indexes()
-    if target.count() != total:
-        old.db.drop_table(new_name)
-        raise StoreError(f"re-embedding copied {target.count()} of {total} chunks", hint="the index was not switched; try again")
+        try:
+            close()
+        except Exception:  # noqa: BLE001  (ending the actors must not hide what the copy did or raised)
+            log.warning("could not end the re-embed's Ray actors", exc_info=True)
     return version
 
 

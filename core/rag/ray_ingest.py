@@ -58,6 +58,7 @@ def connect(address: str) -> None:
 
     if ray.is_initialized():
         return
+    _ACTORS.clear()  # handles of an earlier Ray session in this process are not valid in the new one
     common = dict(runtime_env=_runtime_env(), log_to_driver=False, namespace="ragledger", configure_logging=False)
     if address == "auto":
         ray.init(address="local", num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False,
@@ -103,6 +104,16 @@ def _analyze(name: str, text: str, title: str, entities: Any, recognizers: tuple
     return propagate_person_spans(text, text_spans), json.dumps([s.as_dict() for s in title_spans])
 
 
+def _kill(actor) -> None:  # type: ignore[no-untyped-def]
+    """End an embed actor; one that is already gone (its process died past its restarts) is no error."""
+    import ray
+
+    try:
+        ray.kill(actor)
+    except (ValueError, ray.exceptions.RayError):  # a handle whose actor no longer exists
+        pass
+
+
 class _EmbedActor:
     """Holds one embedder (MiniLM or a fine-tuned checkpoint), loaded once per actor process."""
 
@@ -128,6 +139,11 @@ class RayFanout:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.key = key = (ray.get_runtime_context().get_job_id(), str(embedder_path), str(embedder_id))
         if key not in _ACTORS:
+            # One model's actors per job: an earlier model's (before a promotion or a re-embed) would
+            # keep CPUs that the analysis tasks need, and an ingest on a small cluster would wait forever.
+            for other in [k for k in _ACTORS if k[0] == key[0]]:
+                for stale in _ACTORS.pop(other):
+                    _kill(stale)
             actor = ray.remote(max_restarts=ACTOR_RESTARTS, max_task_retries=ACTOR_RESTARTS, num_cpus=1 if cpus >= 2 else 0)(_EmbedActor)
             # Half the CPUs hold embed actors; the other half run the analysis tasks (never all: no deadlock).
             _ACTORS[key] = [actor.remote(embedder_path, embedder_id) for _ in range(max(1, cpus // 2))]
@@ -152,11 +168,12 @@ class RayFanout:
         return out
 
     def release(self) -> None:
-        """End this model's embed actors (a re-embed's new model): their CPUs return to the cluster."""
-        import ray
-
-        for actor in _ACTORS.pop(self.key, []):
-            ray.kill(actor)
+        """End the embed actors this fan-out used (a re-embed's new model): their CPUs return to the
+        cluster. They are ended even when a failed call already forgot them."""
+        if _ACTORS.get(self.key) is self.actors:
+            del _ACTORS[self.key]
+        for actor in self.actors:
+            _kill(actor)
 
     def embedder(self, names: list[str]) -> Callable[[list[str]], Any]:
         """An embed(texts) for one batch: contiguous slices to the actors, vectors back in order."""

@@ -20,6 +20,7 @@ query for want of an index, the leg gives no rows rather than an error.
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +50,9 @@ def run_legs(table, index, fts_column: str, legs: list[Leg | None]) -> list[list
             return []
         if leg.vector is not None:
             q = inner.query().nearest_to(leg.vector).column("vector").distance_type("cosine")
-            if index is not None:
-                q = q.minimum_nprobes(index.nprobes).maximum_nprobes(index.max_nprobes)
+            if index is not None:  # nprobes first: it sets the minimum and the maximum, so a minimum above
+                # LanceDB's default maximum (20) is not refused; then the maximum (0: as many as the filter needs)
+                q = q.nprobes(index.nprobes).maximum_nprobes(index.max_nprobes)
                 if index.refine_factor:
                     q = q.refine_factor(index.refine_factor)
             q = q.select([*leg.columns, "_distance"])
@@ -73,15 +75,28 @@ def run_legs(table, index, fts_column: str, legs: list[Leg | None]) -> list[list
 
 class OpenFilters:
     """Per table version, which filters every row passes (then the filter excludes nothing, and a
-    search without it returns exactly the same rows). A new version forgets what was known."""
+    search without it returns exactly the same rows). A new version forgets what was known.
+
+    Searches of one store run in several threads (the app's sessions, an ingest beside them): an
+    answer is kept only when the table's version was the same before and after its two counts, and
+    only under the version it was counted at; otherwise the filter is applied."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._version: int | None = None
         self._known: dict[str, bool] = {}
 
     def admits_all(self, table, where: str, version: int) -> bool:  # type: ignore[no-untyped-def]
-        if version != self._version:
-            self._version, self._known = version, {}
-        if where not in self._known:
-            self._known[where] = table.count_rows(where) == table.count_rows()
-        return self._known[where]
+        with self._lock:
+            if version == self._version and where in self._known:
+                return self._known[where]
+        admits = table.count_rows(where) == table.count_rows()
+        if table.version != version:  # a write between the counts, or since `version` was read
+            return False
+        with self._lock:
+            if version != self._version:
+                if self._version is not None and version < self._version:
+                    return admits  # an older version's answer: used once, never cached over a newer one
+                self._version, self._known = version, {}
+            self._known[where] = admits
+        return admits

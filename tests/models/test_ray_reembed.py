@@ -8,12 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 from core.answering.ask import ask
 from core.errors import StoreError
+from core.models import reembed_copy
 from core.models.embedder_reembed import reembed_configured
 from core.rag import ray_ingest
 from core.rag.embedder import base_model_path
@@ -56,6 +58,12 @@ def test_a_reembed_on_ray_switches_to_the_vectors_a_local_encode_gives(configure
     answer = ask(ledger, ledger.policy.principal("carol"), QUESTION)
     assert "28 days" in answer.answer and "marit.solberg@example.com" not in answer.answer + "".join(c.text for c in answer.shown)
     assert not any(key[2] == "minilm-copy" for key in ray_ingest._ACTORS)  # the new model's actors were released
+    import ray
+
+    deadline = time.monotonic() + 30  # their CPUs come back to the cluster (Ray frees them asynchronously)
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources()["CPU"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == ray.cluster_resources()["CPU"]
 
 
 def test_an_actor_killed_mid_reembed_is_restarted_and_the_copy_completes(configured, ray_address, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -70,7 +78,8 @@ def test_an_actor_killed_mid_reembed_is_restarted_and_the_copy_completes(configu
 def test_an_actor_that_keeps_dying_leaves_the_active_index_as_it_was(configured, ray_address, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     ledger, before = configured
     active = ledger.active_index()
-    batch = f"re-embed chunks 1-{len(before)} of {len(before)}"
+    monkeypatch.setattr(reembed_copy, "BATCH", 1)  # the first chunk is copied into the new table, the second fails
+    batch = f"re-embed chunks 2-2 of {len(before)}"
     monkeypatch.setenv(ray_ingest.FAULT_ENV, f"kill-always:embed:{batch}")
     with pytest.raises(StoreError, match=rf"{batch}: embedding on the Ray cluster failed after 2 restarts") as err:
         reembed_configured(ledger, ledger.policy.principal("alice"), ray=ray_address)

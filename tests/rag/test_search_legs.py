@@ -94,17 +94,42 @@ def _everyone_but_a_new_group(tmp_path):  # type: ignore[no-untyped-def]
     return store, where, hidden
 
 
-def test_a_filter_that_admits_every_row_finds_what_the_filter_finds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_filter_that_admits_every_row_finds_what_the_filter_finds(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import core.rag.chunk_store as chunk_store
+
     store, where, _ = _everyone_but_a_new_group(tmp_path)
     filtered = ChunkStore(tmp_path, index=SMALL_INDEX)
     filtered._open_filters.admits_all = lambda *_: False  # type: ignore[method-assign]  (always searched with the filter)
+    searched: list[list] = []
+
+    def recorded(table, index, fts_column, legs):  # type: ignore[no-untyped-def]
+        searched.append([leg.where for leg in legs[:2] if leg is not None])
+        return run_legs(table, index, fts_column, legs)
+
+    monkeypatch.setattr(chunk_store, "run_legs", recorded)
     for seed in range(5):
         q = unit(np.random.default_rng(seed), 1)[0]
         hits, withheld = store.governed_search(q, "", where, 5, unfiltered=5)
         want, want_withheld = filtered.governed_search(q, "", where, 5, unfiltered=5)
         assert [(h.chunk_id, round(h.fused, 6)) for h in hits] == [(h.chunk_id, round(h.fused, 6)) for h in want]
         assert ids(withheld) == ids(want_withheld)
-    assert store._open_filters.admits_all(store.table, where, store.table.version)  # it was left out of the search
+        words = ["budget", "leave marker"][seed % 2]  # with the full-text leg too: the same rows, ties in any order
+        hits, _ = store.governed_search(q, words, where, 15)
+        want, _ = filtered.governed_search(q, words, where, 15)
+        assert sorted(round(h.fused, 6) for h in hits) == sorted(round(h.fused, 6) for h in want)
+    assert searched[0] == [None] and searched[1] == [where]  # left out by the first store, applied by the second
+    assert searched[2] == [None, None] and searched[3] == [where, where]
+
+
+def test_a_filter_counted_while_the_version_moves_is_not_cached(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.rag.search_legs import OpenFilters
+
+    store, where, hidden = _everyone_but_a_new_group(tmp_path)
+    before = store.table.version
+    store.add([hidden])  # the version moved after `before` was read: its counts are not of that version
+    known = OpenFilters()
+    assert not known.admits_all(store.table, where, before)
+    assert not known.admits_all(store.table, where, store.table.version)  # and at the new version the filter refuses a row
 
 
 def test_once_a_row_outside_the_filter_is_written_the_filter_is_applied_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -133,3 +158,15 @@ def test_a_write_during_the_search_makes_it_search_again_with_the_filter(tmp_pat
     hits, _ = store.governed_search(q, "budget", where, 5)
     assert searched[0][:2] == [None, None] and searched[1][:2] == [where, where]  # unfiltered, then again with the filter
     assert hits and "chk_hidden_from_everyone" not in {h.chunk_id for h in hits}
+
+
+def test_more_probes_than_lancedbs_default_maximum_are_accepted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    store = ChunkStore(tmp_path, index=replace(SMALL_INDEX, nprobes=32, max_nprobes=0))
+    store.add(make_rows(0, 800))
+    store.ensure_indexes()
+    q = unit(np.random.default_rng(2), 1)[0]
+    where = access_filter(("legal",), class_rank("public"))
+    (rows,) = run_legs(store.table, store.index, store.fts_column, [Leg(RESULT_COLUMNS, 10, where, vector=q)])
+    assert ids(rows) == ids(store.vector_query(q, where, 10).to_list()) and len(rows) == 10
