@@ -98,10 +98,10 @@ def _embedding(path: Path | None, identity: str | None, address: str | None) -> 
 
 def _batch_vectors(embed, texts: list[str], start: int, total: int, address: str | None) -> np.ndarray:  # type: ignore[no-untyped-def]
     name = f"re-embed chunks {start + 1}-{min(start + len(texts), total)} of {total}"
-    if not address:
-        return np.asarray(embed(texts, [name]))
     try:
         return np.asarray(embed(texts, [name]))
-    except RagLedgerError as e:  # the ingest's wording names the batch; its hint is about documents
+    except RagLedgerError as e:  # on Ray: the ingest's wording names the batch; its hint is about documents
+        if not address:
+            raise
         raise StoreError(e.message, hint="the active index was not changed and no copy was kept; check the cluster "
                                          "(`ray status`) and run the re-embed again") from None
